@@ -1,0 +1,80 @@
+// Package api holds the daemon's HTTP routes on Gin: health and readiness,
+// metrics, the /v1 admin API and the agent-facing endpoints. Every handler
+// checks ids against their grammar before the store sees them.
+package api
+
+import (
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/capsol/capsol/internal/keys"
+	"github.com/capsol/capsol/internal/metrics"
+	"github.com/capsol/capsol/internal/store"
+)
+
+// Readiness states reported by /ready.
+const (
+	StateStarting = "starting"
+	StateReady    = "ready"
+	StateStopping = "stopping"
+)
+
+// Default request body limits.
+const (
+	MaxBodyBytes    = 1 << 20
+	MaxMCPBodyBytes = 20 << 20
+)
+
+// Server is the HTTP side of one daemon.
+type Server struct {
+	Store    *store.Store
+	Metrics  *metrics.Metrics
+	Logger   *slog.Logger
+	AdminKey *keys.AdminKey
+	BaseURL  string
+
+	state atomic.Value
+}
+
+// SetState changes what /ready reports.
+func (s *Server) SetState(state string) { s.state.Store(state) }
+
+// State returns what /ready reports.
+func (s *Server) State() string {
+	if v, ok := s.state.Load().(string); ok {
+		return v
+	}
+	return StateStarting
+}
+
+// Router builds the Gin engine with every route.
+func (s *Server) Router() *gin.Engine {
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	r.Use(s.recoverPanics(), s.observeRequests(), limitBody())
+	r.NoRoute(func(c *gin.Context) {
+		abortError(c, http.StatusNotFound, "not_found", "no route for "+c.Request.Method+" "+c.Request.URL.Path)
+	})
+	r.NoMethod(func(c *gin.Context) {
+		abortError(c, http.StatusMethodNotAllowed, "invalid_request", "method "+c.Request.Method+" is not allowed on "+c.Request.URL.Path)
+	})
+
+	r.GET("/health", s.health)
+	r.GET("/ready", s.ready)
+	r.GET("/metrics", gin.WrapH(s.Metrics.Handler()))
+	return r
+}
+
+// ErrorBody is the JSON body of every error response.
+type ErrorBody struct {
+	Error     string `json:"error"`
+	ErrorCode string `json:"error_code"`
+}
+
+func abortError(c *gin.Context, status int, code, message string) {
+	c.AbortWithStatusJSON(status, ErrorBody{Error: message, ErrorCode: code})
+}
