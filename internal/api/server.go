@@ -12,6 +12,7 @@ import (
 
 	"github.com/capsol/capsol/internal/keys"
 	"github.com/capsol/capsol/internal/metrics"
+	"github.com/capsol/capsol/internal/registry"
 	"github.com/capsol/capsol/internal/store"
 )
 
@@ -31,6 +32,7 @@ const (
 // Server is the HTTP side of one daemon.
 type Server struct {
 	Store    *store.Store
+	Registry *registry.Registry
 	Metrics  *metrics.Metrics
 	Logger   *slog.Logger
 	AdminKey *keys.AdminKey

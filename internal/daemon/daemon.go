@@ -20,6 +20,7 @@ import (
 	"github.com/capsol/capsol/internal/janitor"
 	"github.com/capsol/capsol/internal/keys"
 	"github.com/capsol/capsol/internal/metrics"
+	"github.com/capsol/capsol/internal/registry"
 	"github.com/capsol/capsol/internal/store"
 	"github.com/capsol/capsol/internal/version"
 )
@@ -42,6 +43,7 @@ type Daemon struct {
 	AdminKey  *keys.AdminKey
 	SecretKey *keys.SecretKey
 	Metrics   *metrics.Metrics
+	Registry  *registry.Registry
 	Server    *api.Server
 
 	// URL is where this process listens, for local clients; BaseURL is the
@@ -58,8 +60,10 @@ type Daemon struct {
 
 // Boot runs every boot step and starts serving. On failure it releases what
 // it took and returns a *bootfail.Error.
-func Boot(ctx context.Context, cfg config.Config, logger *slog.Logger) (d *Daemon, err error) {
-	d = &Daemon{Config: cfg, Logger: logger, Metrics: metrics.New()}
+func Boot(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Daemon, err error) {
+	// d is not the named result: "return nil, err" must not clear it before
+	// the deferred release of the lock runs.
+	d := &Daemon{Config: cfg, Logger: logger, Metrics: metrics.New()}
 	logger.Info("configuration resolved", "data_dir", cfg.DataDir, "home", cfg.Home, "env", cfg.Env,
 		"listen", cfg.Listen, "port", portSetting(cfg.Port), "config_file", cfg.ConfigFile)
 
@@ -138,7 +142,7 @@ func (d *Daemon) openStore() error {
 	removed, err := store.RemoveStaleTemps(dir)
 	if err != nil {
 		return bootfail.New(bootfail.DataDirNotWritable, fmt.Sprintf("cannot clean temporary files in %s: %v", dir, err),
-			fmt.Sprintf("mkdir -p %s && chmod 700 %s", shellQuote(dir), shellQuote(dir)))
+			fmt.Sprintf("mkdir -p %s && chmod 700 %s", bootfail.ShellQuote(dir), bootfail.ShellQuote(dir)))
 	}
 	if len(removed) > 0 {
 		d.Logger.Info("removed temporary files of interrupted writes", "files", removed)
@@ -168,6 +172,8 @@ func (d *Daemon) openStore() error {
 		return storeFailure(dir, err)
 	}
 	d.Store = st
+	// The base URL is known once the port is bound; see serve.
+	d.Registry = registry.New(st, d.Logger, d.Metrics, "")
 	return nil
 }
 
@@ -204,8 +210,9 @@ func (d *Daemon) serve(listener net.Listener) {
 	d.URL = "http://" + net.JoinHostPort(host, strconv.Itoa(d.Port))
 	d.BaseURL = d.Config.BaseURL(d.Port)
 
+	d.Registry.BaseURL = d.BaseURL
 	d.Server = &api.Server{
-		Store: d.Store, Metrics: d.Metrics, Logger: d.Logger, AdminKey: d.AdminKey, BaseURL: d.BaseURL,
+		Store: d.Store, Registry: d.Registry, Metrics: d.Metrics, Logger: d.Logger, AdminKey: d.AdminKey, BaseURL: d.BaseURL,
 	}
 	d.http = &http.Server{
 		Handler:           d.Server.Router(),
@@ -266,6 +273,9 @@ func (d *Daemon) Shutdown() error {
 		d.Logger.Error("in-flight requests did not finish in time", "timeout", ShutdownTimeout.String(), "error", err)
 	}
 	d.janitor.Stop()
+	if err := d.Registry.Close(); err != nil {
+		d.Logger.Error("cannot close audit logs", "error", err)
+	}
 	d.releaseLock()
 	d.Logger.Info("stopped")
 	if serveErr := <-d.serveErr; serveErr != nil && err == nil {

@@ -14,10 +14,10 @@ import (
 // ensureWritableDir creates dir (0700) when missing and proves it writable
 // by creating and removing a probe file.
 func ensureWritableDir(dir, code, variable string) error {
-	fix := fmt.Sprintf("mkdir -p %s && chmod 700 %s", shellQuote(dir), shellQuote(dir))
+	fix := fmt.Sprintf("mkdir -p %s && chmod 700 %s", bootfail.ShellQuote(dir), bootfail.ShellQuote(dir))
 	if blocker := fileInPath(dir); blocker != "" {
 		fix = fmt.Sprintf("%s is a regular file, not a directory: move it aside (mv %s %s.bak) or set %s to another path, then run: %s",
-			blocker, shellQuote(blocker), shellQuote(blocker), variable, fix)
+			blocker, bootfail.ShellQuote(blocker), bootfail.ShellQuote(blocker), variable, fix)
 	}
 
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -65,7 +65,7 @@ func lockFailure(dir string, err error) error {
 			fmt.Sprintf("Another capsold is serving %s: %s, or start this one on another directory with CAPSOL_DATA_DIR=/path/to/other-dir.", dir, stop))
 	}
 	return bootfail.New(bootfail.DataDirNotWritable, err.Error(),
-		fmt.Sprintf("mkdir -p %s && chmod 700 %s", shellQuote(dir), shellQuote(dir)))
+		fmt.Sprintf("mkdir -p %s && chmod 700 %s", bootfail.ShellQuote(dir), bootfail.ShellQuote(dir)))
 }
 
 func storeFailure(dir string, err error) error {
@@ -76,8 +76,8 @@ func storeFailure(dir string, err error) error {
 	case errors.As(err, &corrupt):
 		base := filepath.Base(dir)
 		return bootfail.New(bootfail.CorruptIndex, corrupt.Error(),
-			fmt.Sprintf("Restore only this file from your latest backup; the other index files are independent and were not changed: tar -xzf capsol-backup-YYYYmmdd-HHMMSS.tgz -C %s %s/%s",
-				shellQuote(filepath.Dir(dir)), base, corrupt.File))
+			fmt.Sprintf("Restore only this file from your latest backup; the other index files are independent and were not changed: tar -xzf capsol-backup-YYYYmmdd-HHMMSS.tgz -C %s %s",
+				bootfail.ShellQuote(filepath.Dir(dir)), bootfail.ShellQuote(base+"/"+corrupt.File)))
 	case errors.As(err, &tooNew):
 		return bootfail.New(bootfail.SchemaTooNew, tooNew.Error(),
 			fmt.Sprintf("Run capsol %s or newer on %s; capsol never downgrades a data directory. To go back to this version, restore a backup taken before the upgrade.",
@@ -87,7 +87,7 @@ func storeFailure(dir string, err error) error {
 			fmt.Sprintf("Nothing was lost: meta.json still records the old schema and migrations are idempotent. Check free space and permissions in %s, then start again; if it fails again restore the backup taken before the upgrade.", dir))
 	}
 	return bootfail.New(bootfail.DataDirNotWritable, err.Error(),
-		fmt.Sprintf("mkdir -p %s && chmod 700 %s", shellQuote(dir), shellQuote(dir)))
+		fmt.Sprintf("mkdir -p %s && chmod 700 %s", bootfail.ShellQuote(dir), bootfail.ShellQuote(dir)))
 }
 
 func orUnknown(v string) string {
@@ -95,14 +95,4 @@ func orUnknown(v string) string {
 		return "(unknown version)"
 	}
 	return v
-}
-
-// shellQuote quotes a path for a POSIX shell when it needs quoting.
-func shellQuote(s string) string {
-	if s != "" && strings.IndexFunc(s, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/._-+:@", r))
-	}) < 0 {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
