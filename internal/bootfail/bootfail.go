@@ -6,6 +6,7 @@ package bootfail
 import (
 	"encoding/json"
 	"io"
+	"strings"
 )
 
 // ExitCode is EX_CONFIG from sysexits.h: the daemon refused its
@@ -50,4 +51,16 @@ func Write(w io.Writer, e *Error) error {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	return enc.Encode(line)
+}
+
+// ShellQuote quotes a path for a POSIX shell when it contains characters
+// other than letters, digits and "/._-+:@", so that a remediation command
+// can be pasted into a shell as written.
+func ShellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/._-+:@", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -92,7 +92,7 @@ func Load(fs *pflag.FlagSet, getenv func(string) string) (Config, error) {
 		if err := v.ReadInConfig(); err != nil {
 			return Config{}, bootfail.New(bootfail.InvalidConfig,
 				fmt.Sprintf("cannot parse config file %s: %v", configFile, err),
-				fmt.Sprintf("Fix the YAML in %s (keys: data_dir, port, listen, public_url, env, log_format, secret_key_file) or move it aside: mv %s %s.bak", configFile, configFile, configFile))
+				fmt.Sprintf("Fix the YAML in %s (keys: data_dir, port, listen, public_url, env, log_format, secret_key_file) or move it aside: mv %s %s.bak", configFile, bootfail.ShellQuote(configFile), bootfail.ShellQuote(configFile)))
 		}
 	} else {
 		configFile = ""

@@ -47,7 +47,7 @@ func LoadAdminKey(envValue, home string) (key *AdminKey, generated bool, err err
 			if err := fsutil.WriteFile(key.path, []byte(secret.NewToken(secret.PrefixAdmin)+"\n")); err != nil {
 				return nil, false, bootfail.New(bootfail.HomeNotWritable,
 					fmt.Sprintf("cannot write %s: %v", key.path, err),
-					fmt.Sprintf("mkdir -p %s && chmod 700 %s", home, home))
+					fmt.Sprintf("mkdir -p %s && chmod 700 %s", bootfail.ShellQuote(home), bootfail.ShellQuote(home)))
 			}
 			generated = true
 		}
@@ -83,7 +83,7 @@ func (k *AdminKey) Reload() error {
 		if err != nil {
 			return bootfail.New(bootfail.HomeNotWritable,
 				fmt.Sprintf("cannot read admin key %s: %v", k.path, err),
-				fmt.Sprintf("Make the file readable (chmod 600 %s) or delete it so that capsold generates a new one.", k.path))
+				fmt.Sprintf("Make the file readable (chmod 600 %s) or delete it so that capsold generates a new one.", bootfail.ShellQuote(k.path)))
 		}
 		value = strings.TrimSpace(string(data))
 	}
@@ -92,7 +92,8 @@ func (k *AdminKey) Reload() error {
 		where := "CAPSOL_ADMIN_KEY"
 		if k.fromEnv == "" {
 			where = k.path
-			fix = fmt.Sprintf("openssl rand -hex 24 > %s && chmod 600 %s (or delete the file so that capsold generates a key)", k.path, k.path)
+			quoted := bootfail.ShellQuote(k.path)
+			fix = fmt.Sprintf("openssl rand -hex 24 > %s && chmod 600 %s (or delete the file so that capsold generates a key)", quoted, quoted)
 		}
 		return bootfail.New(bootfail.AdminKeyTooShort,
 			fmt.Sprintf("admin key in %s is %d bytes, at least %d are required", where, len(value), MinAdminKeyBytes),
@@ -138,7 +139,7 @@ func LoadSecretKey(value, path string, production bool) (*SecretKey, error) {
 		if err != nil {
 			return nil, bootfail.New(bootfail.SecretKeyUnreadable,
 				fmt.Sprintf("cannot read CAPSOL_SECRET_KEY_FILE %s: %v", path, err),
-				fmt.Sprintf("Create the file with a new key: openssl rand -base64 48 > %s && chmod 600 %s, or point CAPSOL_SECRET_KEY_FILE at the existing key file.", path, path))
+				fmt.Sprintf("Create the file with a new key: openssl rand -base64 48 > %s && chmod 600 %s, or point CAPSOL_SECRET_KEY_FILE at the existing key file.", bootfail.ShellQuote(path), bootfail.ShellQuote(path)))
 		}
 		value = strings.TrimSpace(string(data))
 		source = path
