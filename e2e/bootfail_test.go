@@ -217,15 +217,9 @@ func TestCorruptIndex(t *testing.T) {
 }
 
 // TestCorruptIndexOnOldLayout boots a 0.15 layout whose capsules.json is a
-// valid JSON object with an invalid capsule id.
-//
-// TODO: the daemon runs the migrations, which rewrite every index file and
-// meta.json, before store.Open validates the records, so the data
-// directory is migrated and then refused. The fix belongs in
-// internal/store (validate the records before migrating); remove the skip
-// then.
+// valid JSON object with an invalid capsule id: the records are validated
+// before any migration rewrites a file.
 func TestCorruptIndexOnOldLayout(t *testing.T) {
-	t.Skip("store.Migrate rewrites the index files before store.Open rejects the invalid capsule id")
 	t.Parallel()
 	e := newEnv(t)
 	dataDir := e["CAPSOL_DATA_DIR"]

@@ -228,7 +228,28 @@ func checkJSONObject(path, name string) error {
 	if obj == nil {
 		return &CorruptError{File: name, Path: path, Err: errors.New("top-level value is null, expected a JSON object")}
 	}
+	if validate, ok := recordValidators[name]; ok {
+		if err := validate(data); err != nil {
+			return &CorruptError{File: name, Path: path, Err: err}
+		}
+	}
 	return nil
+}
+
+// recordValidators check the records of an index file before migrations
+// run, so a file with bad records stops boot before anything is rewritten.
+var recordValidators = map[string]func([]byte) error{
+	CapsulesFile: func(data []byte) error { return decodeAndValidate(data, validateCapsules) },
+	SharesFile:   func(data []byte) error { return decodeAndValidate(data, validateShares) },
+	PolicyFile:   func(data []byte) error { return decodeAndValidate(data, validatePolicy) },
+}
+
+func decodeAndValidate[D any](data []byte, validate func(*D) error) error {
+	doc, err := decodeDocument[D](data)
+	if err != nil {
+		return err
+	}
+	return validate(doc)
 }
 
 // Initialize writes the empty layout of the current schema into a fresh
