@@ -1,0 +1,41 @@
+package registry
+
+import (
+	"sync"
+
+	"github.com/capsol/capsol/internal/auditlog"
+)
+
+// ActorAdminKey is the actor recorded in the registry audit for requests
+// authenticated with the admin key.
+const ActorAdminKey = "admin-key"
+
+// operations is the state that the capsule, share, enrollment, usage and
+// audit operations keep between calls.
+type operations struct {
+	// mutations serializes the operations that check a record in one index
+	// file and then write another, such as creating a share only while its
+	// capsule exists, so a concurrent delete cannot leave an active share on
+	// a deleted capsule. Readers never take it.
+	mutations sync.Mutex
+
+	usage usageTracker
+
+	auditMu sync.Mutex
+	audit   *auditlog.Log
+}
+
+// operationStates maps each *Registry to its operations state.
+//
+// NOTE: this side table exists because the Registry struct in registry.go
+// has no field for this state yet. It belongs in a Registry field; each
+// entry lives as long as the process.
+var operationStates sync.Map
+
+func (r *Registry) ops() *operations {
+	if v, ok := operationStates.Load(r); ok {
+		return v.(*operations)
+	}
+	v, _ := operationStates.LoadOrStore(r, &operations{usage: newUsageTracker()})
+	return v.(*operations)
+}
