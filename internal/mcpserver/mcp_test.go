@@ -351,7 +351,9 @@ func TestAuditLogRecordsRequests(t *testing.T) {
 		}
 		return nil
 	}
-	write := find(func(r map[string]any) bool { return r["tool"] == "write_entry" && r["connection_id"] == writer.connectionID })
+	write := find(func(r map[string]any) bool {
+		return r["tool"] == "write_entry" && r["connection_id"] == writer.connectionID
+	})
 	require.NotNil(t, write)
 	assert.Equal(t, "ok", write["outcome"])
 	assert.Equal(t, "tools/call", write["method"])
@@ -362,7 +364,9 @@ func TestAuditLogRecordsRequests(t *testing.T) {
 		assert.Contains(t, write, key)
 	}
 
-	denied := find(func(r map[string]any) bool { return r["tool"] == "write_entry" && r["connection_id"] == reader.connectionID })
+	denied := find(func(r map[string]any) bool {
+		return r["tool"] == "write_entry" && r["connection_id"] == reader.connectionID
+	})
 	require.NotNil(t, denied)
 	assert.Equal(t, "denied", denied["outcome"])
 	assert.Equal(t, "forbidden", denied["error_code"])
