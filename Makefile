@@ -13,12 +13,17 @@ build:
 run:
 	$(GO) run ./cmd/capsold
 
-test:
+test: e2e/tsclient/node_modules
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 -timeout 45m $(PKGS)
 
 test-short:
 	$(GO) test -short -count=1 $(PKGS)
+
+# The official MCP TypeScript SDK, for the cross-SDK end-to-end test.
+e2e/tsclient/node_modules: e2e/tsclient/package-lock.json
+	npm ci --prefix e2e/tsclient --no-audit --no-fund
+	@touch $@
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2s $(PKGS)
