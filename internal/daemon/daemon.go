@@ -94,7 +94,7 @@ func Boot(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Daemo
 	}
 
 	d.janitor = &janitor.Janitor{
-		Tasks: d.janitorTasks(), Interval: time.Hour, Logger: logger, Metrics: d.Metrics,
+		Tasks: d.janitorTasks(), Interval: time.Hour, Now: d.Registry.Now, Logger: logger, Metrics: d.Metrics,
 	}
 	d.janitor.Start(context.WithoutCancel(ctx))
 	logger.Info("janitor started", "interval", d.janitor.Interval.String())
@@ -104,6 +104,7 @@ func Boot(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Daemo
 		d.janitor.Stop()
 		return nil, err
 	}
+	d.Registry.StartUsageFlusher(registry.UsagePollInterval)
 	d.serve(listener)
 	return d, nil
 }
@@ -272,7 +273,14 @@ func (d *Daemon) Shutdown() error {
 	if err != nil {
 		d.Logger.Error("in-flight requests did not finish in time", "timeout", ShutdownTimeout.String(), "error", err)
 	}
+	// No request can record a use any more, so this flush is the last.
+	if err := d.Registry.StopUsageFlusher(); err != nil {
+		d.Logger.Error("cannot write last_used_at of connections", "error", err)
+	}
 	d.janitor.Stop()
+	if err := d.Registry.CloseRegistryAudit(); err != nil {
+		d.Logger.Error("cannot close the registry audit", "error", err)
+	}
 	if err := d.Registry.Close(); err != nil {
 		d.Logger.Error("cannot close audit logs", "error", err)
 	}

@@ -12,6 +12,9 @@ import (
 func (d *Daemon) janitorTasks() []janitor.Task {
 	return []janitor.Task{
 		{Name: "expired_sessions", Run: d.pruneExpiredSessions},
+		{Name: "expired_anonymous_capsules", Run: withoutContext(d.Registry.ExpireAnonymousCapsules)},
+		{Name: "stale_credentials", Run: withoutContext(d.Registry.PruneCredentials)},
+		{Name: "spent_enrollments", Run: withoutContext(d.Registry.PruneEnrollments)},
 	}
 }
 
@@ -37,4 +40,10 @@ func (d *Daemon) pruneExpiredSessions(_ context.Context, now time.Time) (int, er
 		return nil
 	})
 	return removed, err
+}
+
+// withoutContext adapts a registry janitor operation, which finishes each
+// run it starts, to a janitor task.
+func withoutContext(run func(now time.Time) (int, error)) func(context.Context, time.Time) (int, error) {
+	return func(_ context.Context, now time.Time) (int, error) { return run(now) }
 }
