@@ -68,6 +68,8 @@ func (s *Server) Router() *gin.Engine {
 	r.GET("/health", s.health)
 	r.GET("/ready", s.ready)
 	r.GET("/metrics", gin.WrapH(s.Metrics.Handler()))
+	s.registerV1(r)
+	s.registerAgentRoutes(r)
 	return r
 }
 
