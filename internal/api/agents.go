@@ -51,6 +51,7 @@ func (s *Server) enroll(c *gin.Context) {
 	enrolled, err := s.Registry.Enroll(req.Token, req.Label)
 	var rejected *registry.Error
 	if errors.As(err, &rejected) && rejected.Code == registry.CodeInvalidToken {
+		s.Metrics.AuthFailures.WithLabelValues(registry.CodeInvalidToken).Inc()
 		refuseToken(c, rejected.Message)
 		return
 	}

@@ -140,6 +140,9 @@ func (r *Registry) UpdateCapsule(id string, update CapsuleUpdate) (CapsuleInfo, 
 			return CapsuleInfo{}, err
 		}
 	}
+	if update.Name == nil && !update.SetOwner {
+		return r.GetCapsule(id)
+	}
 
 	var updated store.Capsule
 	err := r.Store.Capsules.Update(func(doc *store.CapsulesDoc) error {

@@ -16,7 +16,9 @@ type operations struct {
 	// mutations serializes the operations that check a record in one index
 	// file and then write another, such as creating a share only while its
 	// capsule exists, so a concurrent delete cannot leave an active share on
-	// a deleted capsule. Readers never take it.
+	// a deleted capsule. Readers never take it. The connection and capsule
+	// hooks run while it is held, so a hook must not call an operation that
+	// takes it.
 	mutations sync.Mutex
 
 	usage usageTracker

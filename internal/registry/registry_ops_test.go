@@ -295,3 +295,18 @@ func TestAuditRegistryAppendsLine(t *testing.T) {
 	require.Contains(t, string(entries[0]), `"action":"capsule.create"`)
 	require.FileExists(t, filepath.Join(r.Store.Dir, store.AuditDir, "2026-01-02.jsonl"))
 }
+
+func TestUpdateCapsuleWithoutChanges(t *testing.T) {
+	r := newTestRegistry(t)
+	capsule, err := r.CreateCapsule("same", "", false, 0)
+	require.NoError(t, err)
+	writes := r.writes.count(store.CapsulesFile)
+
+	got, err := r.UpdateCapsule(capsule.ID, CapsuleUpdate{})
+	require.NoError(t, err)
+	require.Equal(t, capsule.Capsule, got.Capsule)
+	require.Equal(t, writes, r.writes.count(store.CapsulesFile))
+
+	_, err = r.UpdateCapsule(ids.New(ids.Capsule), CapsuleUpdate{})
+	requireCode(t, err, CodeNotFound)
+}
