@@ -11,7 +11,9 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/capsol/capsol/internal/keys"
+	"github.com/capsol/capsol/internal/mcpserver"
 	"github.com/capsol/capsol/internal/metrics"
+	"github.com/capsol/capsol/internal/oauth"
 	"github.com/capsol/capsol/internal/registry"
 	"github.com/capsol/capsol/internal/store"
 )
@@ -36,6 +38,8 @@ type Server struct {
 	Metrics  *metrics.Metrics
 	Logger   *slog.Logger
 	AdminKey *keys.AdminKey
+	MCP      *mcpserver.Server
+	OAuth    *oauth.Server
 	BaseURL  string
 
 	state atomic.Value
@@ -70,6 +74,15 @@ func (s *Server) Router() *gin.Engine {
 	r.GET("/metrics", gin.WrapH(s.Metrics.Handler()))
 	s.registerV1(r)
 	s.registerAgentRoutes(r)
+	s.registerGrants(r)
+	if s.OAuth != nil {
+		s.OAuth.Register(r)
+	}
+	if s.MCP != nil {
+		r.Any("/mcp/:capsuleId", mcpCORS, func(c *gin.Context) {
+			s.MCP.ServeHTTP(c.Writer, c.Request, c.Param("capsuleId"))
+		})
+	}
 	return r
 }
 
@@ -81,4 +94,20 @@ type ErrorBody struct {
 
 func abortError(c *gin.Context, status int, code, message string) {
 	c.AbortWithStatusJSON(status, ErrorBody{Error: message, ErrorCode: code})
+}
+
+// mcpCORS lets browser-based MCP clients call /mcp: credentials travel in
+// the Authorization header, never in cookies, so any origin may call it,
+// and the client must be able to read the session and challenge headers.
+func mcpCORS(c *gin.Context) {
+	h := c.Writer.Header()
+	h.Set("Access-Control-Allow-Origin", "*")
+	h.Set("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS")
+	h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Accept, Last-Event-ID, Mcp-Session-Id, MCP-Protocol-Version")
+	h.Set("Access-Control-Expose-Headers", "Mcp-Session-Id, WWW-Authenticate")
+	if c.Request.Method == http.MethodOptions {
+		c.AbortWithStatus(http.StatusNoContent)
+		return
+	}
+	c.Next()
 }

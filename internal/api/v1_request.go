@@ -55,6 +55,7 @@ var idKinds = map[string]string{
 	ids.Connection: "connection",
 	ids.Enrollment: "enrollment",
 	ids.Operator:   "operator",
+	ids.Grant:      "grant",
 }
 
 // requireID rejects a request whose path parameter param is not an id with

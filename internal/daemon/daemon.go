@@ -19,7 +19,9 @@ import (
 	"github.com/capsol/capsol/internal/config"
 	"github.com/capsol/capsol/internal/janitor"
 	"github.com/capsol/capsol/internal/keys"
+	"github.com/capsol/capsol/internal/mcpserver"
 	"github.com/capsol/capsol/internal/metrics"
+	"github.com/capsol/capsol/internal/oauth"
 	"github.com/capsol/capsol/internal/registry"
 	"github.com/capsol/capsol/internal/store"
 	"github.com/capsol/capsol/internal/version"
@@ -214,6 +216,8 @@ func (d *Daemon) serve(listener net.Listener) {
 	d.Registry.BaseURL = d.BaseURL
 	d.Server = &api.Server{
 		Store: d.Store, Registry: d.Registry, Metrics: d.Metrics, Logger: d.Logger, AdminKey: d.AdminKey, BaseURL: d.BaseURL,
+		MCP:   mcpserver.New(d.Registry, d.Logger, d.Metrics),
+		OAuth: oauth.New(d.Registry, d.AdminKey, d.SecretKey, d.Logger),
 	}
 	d.http = &http.Server{
 		Handler:           d.Server.Router(),

@@ -15,6 +15,7 @@ func (d *Daemon) janitorTasks() []janitor.Task {
 		{Name: "expired_anonymous_capsules", Run: withoutContext(d.Registry.ExpireAnonymousCapsules)},
 		{Name: "stale_credentials", Run: withoutContext(d.Registry.PruneCredentials)},
 		{Name: "spent_enrollments", Run: withoutContext(d.Registry.PruneEnrollments)},
+		{Name: "grant_policy", Run: withoutContext(d.Registry.ApplyGrantPolicy)},
 	}
 }
 

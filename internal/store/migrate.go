@@ -227,7 +227,11 @@ func migrateTo020(d Documents) error {
 	}
 	if err := d.addDefaults(GrantsFile, "grants", map[string]any{
 		"approved_at": nil, "last_used_at": nil, "revoked_by": nil, "revoked_at": nil,
+		"client_id": "", "request_key": "", "redirect_uri": "", "scope": "", "code_issued_at": nil,
 	}); err != nil {
+		return err
+	}
+	if err := d.addDefaults(PrincipalsFile, "principals", map[string]any{"token_endpoint_auth_method": nil}); err != nil {
 		return err
 	}
 	defaults := DefaultPolicy()

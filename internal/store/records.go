@@ -13,10 +13,11 @@ const (
 	KindShare = "share"
 	KindOAuth = "oauth"
 
-	StatusActive  = "active"
-	StatusPaused  = "paused"
-	StatusRevoked = "revoked"
-	StatusPending = "pending"
+	StatusActive   = "active"
+	StatusPaused   = "paused"
+	StatusRevoked  = "revoked"
+	StatusPending  = "pending"
+	StatusApproved = "approved"
 )
 
 // Capsule is one record of capsules.json.
@@ -58,6 +59,7 @@ type Principal struct {
 	ClientID     *string    `json:"client_id"`
 	RedirectURIs []string   `json:"redirect_uris"`
 	SecretHash   *string    `json:"secret_hash"`
+	AuthMethod   *string    `json:"token_endpoint_auth_method"`
 	CreatedAt    time.Time  `json:"created_at"`
 	LastLoginAt  *time.Time `json:"last_login_at"`
 }
@@ -106,6 +108,15 @@ type Grant struct {
 	RevokedBy   *string    `json:"revoked_by"`
 	RevokedAt   *time.Time `json:"revoked_at"`
 	LastUsedAt  *time.Time `json:"last_used_at"`
+
+	// The pending OAuth authorization request behind the grant. RequestKey
+	// is the SHA-256 of client id, capsule and state, so a repeated
+	// authorization request finds the same grant.
+	ClientID     string     `json:"client_id"`
+	RequestKey   string     `json:"request_key"`
+	RedirectURI  string     `json:"redirect_uri"`
+	Scope        string     `json:"scope"`
+	CodeIssuedAt *time.Time `json:"code_issued_at"`
 }
 
 // Enrollment is one record of enrollments.json.
