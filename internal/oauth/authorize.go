@@ -143,9 +143,15 @@ func (s *Server) authorize(c *gin.Context) {
 		return
 	}
 
+	// Clients that send no state are told apart by their PKCE challenge, so
+	// each new flow gets its own grant while a repeated request finds it.
+	requestState := req.state
+	if requestState == "" {
+		requestState = "pkce:" + req.codeChallenge
+	}
 	grant, err := s.Registry.RequestGrant(registry.PendingGrantRequest{
 		CapsuleID: req.capsuleID, PrincipalID: req.client.PrincipalID, ClientID: req.client.ClientID,
-		ClientName: req.client.Name, Role: req.role, State: req.state, RedirectURI: req.redirectURI, Scope: req.scope,
+		ClientName: req.client.Name, Role: req.role, State: requestState, RedirectURI: req.redirectURI, Scope: req.scope,
 	})
 	var rejected *registry.Error
 	if errors.As(err, &rejected) && rejected.Code == registry.CodeRateLimited {

@@ -293,7 +293,7 @@ func (s *Server) fetchMetadataDocument(ctx context.Context, docURL string) (*reg
 		Timeout: 5 * time.Second,
 		Transport: &http.Transport{
 			DialContext:     dialer.DialContext,
-			TLSClientConfig: &tls.Config{RootCAs: s.MetadataRootCAs, MinVersion: tls.VersionTLS12},
+			TLSClientConfig: &tls.Config{RootCAs: s.metadataRootCAs.Load(), MinVersion: tls.VersionTLS12},
 			Proxy:           nil,
 		},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },

@@ -20,6 +20,7 @@ import (
 
 	"github.com/capsol/capsol/internal/config"
 	"github.com/capsol/capsol/internal/daemon"
+	"github.com/capsol/capsol/internal/registry"
 )
 
 const adminKey = "oauth-test-admin-key-0123456789"
@@ -207,4 +208,8 @@ var suffixCounter atomic.Int64
 
 func randomSuffix() string {
 	return strings.Repeat("x", 30) + time.Now().Format("150405.000000") + string(rune('a'+suffixCounter.Add(1)%26))
+}
+
+func registryFilterPending(capsuleID string) registry.GrantFilter {
+	return registry.GrantFilter{Status: "pending", CapsuleID: capsuleID}
 }

@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -43,9 +44,9 @@ type Server struct {
 	// grants, if any. The default accepts the break-glass admin-key session.
 	Approver func(r *http.Request) (actor string, ok bool)
 
-	// MetadataRootCAs, when set, replaces the system roots for fetching
+	// metadataRootCAs, when set, replaces the system roots for fetching
 	// Client ID Metadata Documents; tests use it for their TLS server.
-	MetadataRootCAs *x509.CertPool
+	metadataRootCAs atomic.Pointer[x509.CertPool]
 
 	codes *codeStore
 }
@@ -57,9 +58,16 @@ func New(reg *registry.Registry, adminKey *keys.AdminKey, secretKey *keys.Secret
 	return s
 }
 
+// SetMetadataRootCAs replaces the system roots used to fetch Client ID
+// Metadata Documents.
+func (s *Server) SetMetadataRootCAs(pool *x509.CertPool) { s.metadataRootCAs.Store(pool) }
+
 // Register adds the OAuth routes to r.
 func (s *Server) Register(r *gin.Engine) {
-	public := []struct{ method, path string; handler gin.HandlerFunc }{
+	public := []struct {
+		method, path string
+		handler      gin.HandlerFunc
+	}{
 		{http.MethodGet, "/.well-known/oauth-protected-resource/mcp/:capsuleId", s.protectedResourceMetadata},
 		{http.MethodGet, "/.well-known/oauth-authorization-server", s.authorizationServerMetadata},
 		{http.MethodGet, "/.well-known/openid-configuration", s.authorizationServerMetadata},
