@@ -178,8 +178,11 @@ func openDataDir(dir string) (string, store.Meta, error) {
 		return "", store.Meta{}, fmt.Errorf("resolve data directory %s: %w", dir, err)
 	}
 	info, err := os.Stat(abs)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", store.Meta{}, fmt.Errorf("data directory %s does not exist; check --data-dir or CAPSOL_DATA_DIR", abs)
+	}
 	if err != nil {
-		return "", store.Meta{}, fmt.Errorf("data directory %s: %w; check --data-dir or CAPSOL_DATA_DIR", abs, err)
+		return "", store.Meta{}, fmt.Errorf("data directory %s: %w", abs, err)
 	}
 	if !info.IsDir() {
 		return "", store.Meta{}, fmt.Errorf("data directory %s is not a directory; check --data-dir or CAPSOL_DATA_DIR", abs)

@@ -21,7 +21,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -64,31 +63,6 @@ type Result struct {
 	Files    int64    `json:"files"`
 	Bytes    int64    `json:"bytes"`
 	IDs      []string `json:"-"`
-}
-
-// ParseSize parses sizes such as 50MB, 1GB, 512KiB or 1048576: KB, MB and
-// GB are powers of 1000, KiB, MiB and GiB powers of 1024.
-func ParseSize(s string) (int64, error) {
-	units := []struct {
-		suffix string
-		factor int64
-	}{
-		{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30},
-		{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1},
-	}
-	value := strings.TrimSpace(s)
-	factor := int64(1)
-	for _, u := range units {
-		if strings.HasSuffix(strings.ToUpper(value), strings.ToUpper(u.suffix)) {
-			value, factor = strings.TrimSpace(value[:len(value)-len(u.suffix)]), u.factor
-			break
-		}
-	}
-	n, err := strconv.ParseFloat(value, 64)
-	if err != nil || n <= 0 {
-		return 0, fmt.Errorf("invalid size %q: use a positive number with B, KB, MB, GB, KiB, MiB or GiB, such as 1GB", s)
-	}
-	return int64(n * float64(factor)), nil
 }
 
 // samplesChecked is how many boxes Generate opens with box.Open.

@@ -15,6 +15,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/capsol/capsol/internal/cli/cmdutil"
 	"github.com/capsol/capsol/internal/genregistry"
 )
 
@@ -38,7 +39,7 @@ func run(args []string) error {
 	if *dir == "" {
 		return fmt.Errorf("--dir is required, e.g. --dir /tmp/capsol-bench/registry-data")
 	}
-	bytes, err := genregistry.ParseSize(*size)
+	bytes, err := cmdutil.ParseSize(*size)
 	if err != nil {
 		return err
 	}
