@@ -10,27 +10,26 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	backupcmd "github.com/capsol/capsol/internal/cli/backup"
+	"github.com/capsol/capsol/internal/cli/cmdutil"
+	restorecmd "github.com/capsol/capsol/internal/cli/restore"
 )
 
-// Exit codes of the capsol command.
+// Exit codes of the capsol command, defined in cmdutil so that the command
+// packages of each noun share them.
 const (
-	ExitOK           = 0
-	ExitFailure      = 1
-	ExitUsage        = 2
-	ExitNotFound     = 3
-	ExitAuth         = 4
-	ExitUnreachable  = 5
+	ExitOK           = cmdutil.ExitOK
+	ExitFailure      = cmdutil.ExitFailure
+	ExitUsage        = cmdutil.ExitUsage
+	ExitNotFound     = cmdutil.ExitNotFound
+	ExitAuth         = cmdutil.ExitAuth
+	ExitUnreachable  = cmdutil.ExitUnreachable
 	exitCodeBootFail = 78
 )
 
 // ExitError carries an exit status out of a command.
-type ExitError struct {
-	Code int
-	Err  error
-}
-
-func (e *ExitError) Error() string { return e.Err.Error() }
-func (e *ExitError) Unwrap() error { return e.Err }
+type ExitError = cmdutil.ExitError
 
 // usageError marks errors in flags or arguments.
 type usageError struct{ error }
@@ -54,6 +53,8 @@ daemon's /v1 API or directly on the data directory.`,
 		NewServeCommand(),
 		newVersionCommand(),
 		newDoctorCommand(),
+		backupcmd.NewCmdBackup(),
+		restorecmd.NewCmdRestore(),
 	)
 	return root
 }
