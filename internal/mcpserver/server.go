@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/auth"
@@ -37,6 +38,8 @@ type Server struct {
 
 	mu      sync.Mutex
 	servers map[string]*mcp.Server
+
+	capsules atomic.Pointer[capsuleIndex]
 
 	streamsMu sync.Mutex
 	streams   map[string]map[*openRequest]struct{} // by connection id
@@ -148,13 +151,26 @@ func (s *Server) ResourceMetadataURL(capsuleID string) string {
 	return s.registry.BaseURL + "/.well-known/oauth-protected-resource/mcp/" + capsuleID
 }
 
+// capsuleIndex maps capsule ids to their records in one snapshot of the
+// capsules index, so that a request finds its capsule without a scan.
+type capsuleIndex struct {
+	doc  *store.CapsulesDoc
+	byID map[string]*store.Capsule
+}
+
+// capsule returns the record of capsule id, or nil when there is none. The
+// id map is rebuilt when the capsules index has changed since it was built.
 func (s *Server) capsule(id string) *store.Capsule {
-	for i, c := range s.registry.Store.Capsules.Get().Capsules {
-		if c.ID == id {
-			return &s.registry.Store.Capsules.Get().Capsules[i]
+	doc := s.registry.Store.Capsules.Get()
+	index := s.capsules.Load()
+	if index == nil || index.doc != doc {
+		index = &capsuleIndex{doc: doc, byID: make(map[string]*store.Capsule, len(doc.Capsules))}
+		for i := range doc.Capsules {
+			index.byID[doc.Capsules[i].ID] = &doc.Capsules[i]
 		}
+		s.capsules.Store(index)
 	}
-	return nil
+	return index.byID[id]
 }
 
 // serverFor returns the mcp.Server of the capsule in the request path. The
