@@ -2,9 +2,12 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/json"
 	"net/http"
+	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -56,6 +59,10 @@ func TestUpgradeFixtures(t *testing.T) {
 					t.Errorf("%s changed on the second boot:\nbefore: %s\nafter:  %s", name, was.data, again[name].data)
 				}
 			}
+
+			p = startDaemon(t, e)
+			serveFixtureAgents(t, localURL(e.port(t)))
+			p.stop(t)
 		})
 	}
 }
@@ -121,5 +128,42 @@ func assertMigratedRecords(t *testing.T, dataDir string, firstOwner, enrollmentE
 	}
 	if enrollments[0]["uses_left"] != float64(5) {
 		t.Errorf("enrollments[0].uses_left = %v, expected the fixture's 5", enrollments[0]["uses_left"])
+	}
+}
+
+// serveFixtureAgents checks that the agents of a fixture keep working after
+// the upgrade: its writer share reaches its capsule over MCP, its paused
+// reader share is still paused, and its enrollment token still enrolls.
+func serveFixtureAgents(t *testing.T, baseURL string) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "internal", "store", "testdata", "credentials.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var creds map[string]string
+	if err := json.Unmarshal(data, &creds); err != nil {
+		t.Fatal(err)
+	}
+
+	if status, code := mcpInitialize(t, baseURL+"/mcp/"+creds["writer_capsule"], creds["share_writer"]); status != http.StatusOK {
+		t.Errorf("the fixture's writer share got %d %q after the upgrade, expected 200", status, code)
+	}
+	if _, code := mcpInitialize(t, baseURL+"/mcp/"+creds["reader_capsule"], creds["share_reader_paused"]); code != "connection_paused" {
+		t.Errorf("the fixture's paused share got %q, expected connection_paused", code)
+	}
+
+	body := `{"token":"` + creds["enrollment"] + `","label":"after-upgrade"}`
+	resp, err := httpClient.Post(baseURL+"/enroll", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var enrolled map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&enrolled)
+	if resp.StatusCode != http.StatusCreated || enrolled["capsule_id"] != creds["writer_capsule"] {
+		t.Fatalf("POST /enroll with the fixture's token = %d %v, expected 201 for %s", resp.StatusCode, enrolled, creds["writer_capsule"])
+	}
+	if status, code := mcpInitialize(t, enrolled["mcp_url"].(string), enrolled["credential"].(string)); status != http.StatusOK {
+		t.Errorf("the enrolled credential got %d %q, expected 200", status, code)
 	}
 }

@@ -69,7 +69,7 @@ func New(reg *registry.Registry, logger *slog.Logger, m *metrics.Metrics) *Serve
 		streams:  map[string]map[*openRequest]struct{}{},
 	}
 	sdkHandler := mcp.NewStreamableHTTPHandler(s.serverFor, &mcp.StreamableHTTPOptions{
-		Logger:         logger.With("component", "mcp"),
+		Logger:         slog.New(warnOnly{logger.Handler()}).With("component", "mcp"),
 		SessionTimeout: 30 * time.Minute,
 	})
 	// The SDK binds each session to TokenInfo.UserID (the connection id),
@@ -205,7 +205,7 @@ func (s *Server) newCapsuleServer(capsuleID string) *mcp.Server {
 			},
 			SubscribeHandler:   func(context.Context, *mcp.SubscribeRequest) error { return nil },
 			UnsubscribeHandler: func(context.Context, *mcp.UnsubscribeRequest) error { return nil },
-			Logger:             s.logger.With("capsule_id", capsuleID),
+			Logger:             slog.New(warnOnly{s.logger.Handler()}).With("capsule_id", capsuleID),
 		})
 	c := &capsuleServer{id: capsuleID, parent: s}
 	c.addTools(srv)
@@ -289,4 +289,20 @@ func quoteID(id string) string {
 	}
 	b, _ := json.Marshal(id)
 	return string(b)
+}
+
+// warnOnly passes on warnings and errors only. The SDK logs every resource
+// notification at info level, which would add a daemon log line per write.
+type warnOnly struct{ slog.Handler }
+
+func (h warnOnly) Enabled(ctx context.Context, level slog.Level) bool {
+	return level >= slog.LevelWarn && h.Handler.Enabled(ctx, level)
+}
+
+func (h warnOnly) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return warnOnly{h.Handler.WithAttrs(attrs)}
+}
+
+func (h warnOnly) WithGroup(name string) slog.Handler {
+	return warnOnly{h.Handler.WithGroup(name)}
 }

@@ -27,17 +27,8 @@ type operations struct {
 	audit   *auditlog.Log
 }
 
-// operationStates maps each *Registry to its operations state.
-//
-// NOTE: this side table exists because the Registry struct in registry.go
-// has no field for this state yet. It belongs in a Registry field; each
-// entry lives as long as the process.
-var operationStates sync.Map
-
-func (r *Registry) ops() *operations {
-	if v, ok := operationStates.Load(r); ok {
-		return v.(*operations)
-	}
-	v, _ := operationStates.LoadOrStore(r, &operations{usage: newUsageTracker()})
-	return v.(*operations)
+func newOperations() *operations {
+	return &operations{usage: newUsageTracker()}
 }
+
+func (r *Registry) ops() *operations { return r.operations }

@@ -26,10 +26,11 @@ type Registry struct {
 	BaseURL string
 	Clock   func() time.Time
 
+	operations *operations
+
 	mu    sync.Mutex
 	boxes map[string]*box.Box
 	logs  map[string]*auditlog.Log
-	audit *auditlog.Log
 
 	hooksMu          sync.RWMutex
 	entryHooks       []func(capsuleID, uri string)
@@ -42,6 +43,7 @@ func New(st *store.Store, logger *slog.Logger, m *metrics.Metrics, baseURL strin
 	return &Registry{
 		Store: st, Logger: logger, Metrics: m, BaseURL: baseURL, Clock: time.Now,
 		boxes: map[string]*box.Box{}, logs: map[string]*auditlog.Log{},
+		operations: newOperations(),
 	}
 }
 
@@ -133,12 +135,6 @@ func (r *Registry) Close() error {
 		}
 	}
 	r.logs = map[string]*auditlog.Log{}
-	if r.audit != nil {
-		if err := r.audit.Close(); err != nil && first == nil {
-			first = err
-		}
-		r.audit = nil
-	}
 	return first
 }
 
