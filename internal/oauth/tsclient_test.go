@@ -1,50 +1,18 @@
 package oauth_test
 
 import (
-	"bufio"
-	"context"
-	"encoding/json"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
+
+	"github.com/capsol/capsol/internal/nodesdk"
 )
 
-var tsClientDir = filepath.Join("..", "..", "e2e", "tsclient")
-
 func TestTypeScriptSDKAuthFlow(t *testing.T) {
-	node, err := exec.LookPath("node")
-	require.NoError(t, err, "node is required for the TypeScript SDK test; install Node.js 20 or newer")
-	_, err = os.Stat(filepath.Join(tsClientDir, "node_modules", "@modelcontextprotocol", "sdk"))
-	require.NoError(t, err, "run: npm ci --prefix e2e/tsclient (make test does it)")
-
 	e := startDaemon(t)
 	capsuleID := e.capsule("typescript oauth")
 
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "oauth_flow.mjs")
-	cmd.Dir = tsClientDir
-	cmd.Env = append(os.Environ(), "CAPSOL_MCP_URL="+e.mcpURL(capsuleID), "CAPSOL_URL="+e.d.URL, "CAPSOL_ADMIN_KEY="+adminKey)
-	out, err := cmd.Output()
-	stderr := ""
-	if exitErr, ok := err.(*exec.ExitError); ok {
-		stderr = string(exitErr.Stderr)
-	}
-	require.NoError(t, err, "node oauth_flow.mjs failed:\n%s\n%s", out, stderr)
-
-	steps := map[string]map[string]any{}
-	scanner := bufio.NewScanner(strings.NewReader(string(out)))
-	for scanner.Scan() {
-		var line map[string]any
-		require.NoError(t, json.Unmarshal(scanner.Bytes(), &line), scanner.Text())
-		steps[line["step"].(string)] = line
-	}
+	steps := nodesdk.Run(t, "oauth_flow.mjs", "CAPSOL_MCP_URL="+e.mcpURL(capsuleID), "CAPSOL_URL="+e.d.URL, "CAPSOL_ADMIN_KEY="+adminKey)
 
 	authorize := steps["authorize"]
 	assert.EqualValues(t, 200, authorize["waiting_status"], "the authorization page waits for approval")
