@@ -593,3 +593,33 @@ func TestResourcesListReadSubscribe(t *testing.T) {
 		t.Fatal("no notifications/resources/updated after the entry changed")
 	}
 }
+
+func TestAuditFailureIsCountedNotSilent(t *testing.T) {
+	d := startDaemon(t)
+	capsuleID := seedCapsule(t, d, "unloggable")
+	writer := seedShare(t, d, capsuleID, store.RoleWriter, shareOptions{})
+
+	// A regular file where the log directory belongs makes every append
+	// fail, for root too.
+	logDir := registry.CapsuleLogDir(d.Store, capsuleID)
+	require.NoError(t, os.MkdirAll(filepath.Dir(logDir), 0o700))
+	require.NoError(t, os.WriteFile(logDir, []byte("not a directory"), 0o600))
+
+	session := connect(t, d, capsuleID, writer.credential, nil)
+	_, code := call(t, session, "write_entry", map[string]any{"uri": "notes://still/works", "content": "x"})
+	assert.Empty(t, code, "a failing audit log does not fail the agent's call")
+
+	resp, err := http.Get(d.URL + "/metrics")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	var failures float64
+	for _, line := range strings.Split(string(body), "\n") {
+		if strings.HasPrefix(line, `capsol_audit_append_failures_total{log="capsule"}`) {
+			_, err := fmt.Sscanf(strings.Fields(line)[1], "%g", &failures)
+			require.NoError(t, err)
+		}
+	}
+	assert.GreaterOrEqual(t, failures, 2.0, "initialize and the tool call each count one failure")
+}
