@@ -252,13 +252,13 @@ func TestMigrationFailed(t *testing.T) {
 	e := newEnv(t)
 	dataDir := e["CAPSOL_DATA_DIR"]
 	copyDir(t, filepath.Join("..", "internal", "store", "testdata", "v0.15"), dataDir)
-	// A JSON object, so the index check passes, but the migration to 0.19
-	// cannot add owner_id to a capsule that is a number.
-	writeFile(t, filepath.Join(dataDir, "capsules.json"), `{"capsules": [42]}`+"\n")
+	// A JSON object, so the index check passes, but the migration to 0.16
+	// cannot add expires_at to a credential that is a number.
+	writeFile(t, filepath.Join(dataDir, "credentials.json"), `{"credentials": [42]}`+"\n")
 	before := snapshot(t, dataDir)
 
 	f := expectBootFailure(t, run(t, e, capsoldBin), "migration_failed")
-	assertContains(t, "error", f.Error, "capsules.json")
+	assertContains(t, "error", f.Error, "credentials.json")
 	assertContains(t, "remediation", f.Remediation, dataDir)
 	assertUnchanged(t, dataDir, before)
 }
