@@ -148,8 +148,13 @@ type Invite struct {
 // Session is one record of sessions.json: a dashboard session of an
 // operator, keyed by the SHA-256 of its random id.
 type Session struct {
-	IDHash     string    `json:"id_hash"`
-	OperatorID string    `json:"operator_id"`
+	IDHash     string `json:"id_hash"`
+	OperatorID string `json:"operator_id"`
+	// Role is the operator's role when the session was created. A role
+	// change applies from the next sign-in on, so the session keeps it.
+	// Sessions written before this field existed have "" and use the
+	// operator's current role.
+	Role       string    `json:"role,omitempty"`
 	CSRFHash   string    `json:"csrf_hash"`
 	CreatedAt  time.Time `json:"created_at"`
 	LastSeenAt time.Time `json:"last_seen_at"`
