@@ -10,11 +10,13 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/capsol/capsol/internal/dashboard"
 	"github.com/capsol/capsol/internal/keys"
 	"github.com/capsol/capsol/internal/mcpserver"
 	"github.com/capsol/capsol/internal/metrics"
 	"github.com/capsol/capsol/internal/oauth"
 	"github.com/capsol/capsol/internal/registry"
+	"github.com/capsol/capsol/internal/signin"
 	"github.com/capsol/capsol/internal/store"
 )
 
@@ -41,6 +43,11 @@ type Server struct {
 	MCP      *mcpserver.Server
 	OAuth    *oauth.Server
 	BaseURL  string
+
+	// SignIn resolves the dashboard sessions of /v1 requests. Dashboard
+	// serves /dashboard and the sign-in routes. Either may be nil.
+	SignIn    *signin.Service
+	Dashboard *dashboard.Dashboard
 
 	state atomic.Value
 }
@@ -75,6 +82,10 @@ func (s *Server) Router() *gin.Engine {
 	s.registerV1(r)
 	s.registerAgentRoutes(r)
 	s.registerGrants(r)
+	s.registerOperators(r)
+	if s.Dashboard != nil {
+		s.Dashboard.Register(r)
+	}
 	if s.OAuth != nil {
 		s.OAuth.Register(r)
 	}

@@ -51,13 +51,22 @@ func (s *Server) getCapsule(c *gin.Context) {
 	c.JSON(http.StatusOK, capsule)
 }
 
-// updateCapsule renames a capsule and changes its owner. The admin key is
-// no operator, so an admin-key claim_ownership must name the operator who
-// claims the capsule in owner_id.
+// updateCapsule renames a capsule and changes its owner. claim_ownership
+// makes the calling operator the owner. The admin key is no operator, so
+// an admin-key claim_ownership must name the operator who claims the
+// capsule in owner_id.
 func (s *Server) updateCapsule(c *gin.Context) {
 	var req updateCapsuleRequest
 	if !decodeBody(c, &req, false) {
 		return
+	}
+	if session, ok := sessionOf(c); ok && req.ClaimOwnership && session.OperatorID != "" {
+		if req.OwnerID.Set && (req.OwnerID.Value == nil || *req.OwnerID.Value != session.OperatorID) {
+			writeError(c, http.StatusBadRequest, "invalid_request",
+				"claim_ownership makes you the owner; leave out owner_id, or send owner_id without claim_ownership to assign another operator")
+			return
+		}
+		req.OwnerID = optionalString{Set: true, Value: &session.OperatorID}
 	}
 	if req.ClaimOwnership && (!req.OwnerID.Set || req.OwnerID.Value == nil) {
 		writeError(c, http.StatusBadRequest, "invalid_request",

@@ -56,6 +56,7 @@ var idKinds = map[string]string{
 	ids.Enrollment: "enrollment",
 	ids.Operator:   "operator",
 	ids.Grant:      "grant",
+	ids.Invite:     "invite",
 }
 
 // requireID rejects a request whose path parameter param is not an id with

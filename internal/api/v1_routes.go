@@ -9,6 +9,7 @@ import (
 	"github.com/capsol/capsol/internal/auditlog"
 	"github.com/capsol/capsol/internal/ids"
 	"github.com/capsol/capsol/internal/registry"
+	"github.com/capsol/capsol/internal/signin"
 )
 
 // actorKey is the gin context key of who made an admin API request, as
@@ -38,13 +39,17 @@ func (s *Server) registerV1(r *gin.Engine) {
 
 // requireAdmin accepts a request that carries the admin key as a bearer
 // token, compared in constant time, and records the admin key as its
-// actor. Anything else is 401 invalid_token.
-//
-// TODO: accept a dashboard session cookie with its X-CSRF-Token header, as
-// the dashboard needs; only the admin key is accepted so far.
+// actor. Without an Authorization header it accepts a dashboard session
+// cookie instead, within the limits of the session's role and with the
+// X-CSRF-Token header on state-changing methods (see requireSession).
+// Anything else is 401 invalid_token.
 func (s *Server) requireAdmin() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		token := bearerToken(c.GetHeader("Authorization"))
+		if c.GetHeader("Authorization") == "" && s.SignIn != nil && signin.HasSessionCookie(c.Request) {
+			s.requireSession(c)
+			return
+		}
 		if token == "" {
 			c.Header("WWW-Authenticate", `Bearer realm="capsol admin API"`)
 			writeError(c, http.StatusUnauthorized, "invalid_token",

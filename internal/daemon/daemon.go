@@ -17,12 +17,14 @@ import (
 	"github.com/capsol/capsol/internal/api"
 	"github.com/capsol/capsol/internal/bootfail"
 	"github.com/capsol/capsol/internal/config"
+	"github.com/capsol/capsol/internal/dashboard"
 	"github.com/capsol/capsol/internal/janitor"
 	"github.com/capsol/capsol/internal/keys"
 	"github.com/capsol/capsol/internal/mcpserver"
 	"github.com/capsol/capsol/internal/metrics"
 	"github.com/capsol/capsol/internal/oauth"
 	"github.com/capsol/capsol/internal/registry"
+	"github.com/capsol/capsol/internal/signin"
 	"github.com/capsol/capsol/internal/store"
 	"github.com/capsol/capsol/internal/version"
 )
@@ -47,6 +49,8 @@ type Daemon struct {
 	Metrics   *metrics.Metrics
 	Registry  *registry.Registry
 	Server    *api.Server
+	SignIn    *signin.Service
+	Dashboard *dashboard.Dashboard
 
 	// URL is where this process listens, for local clients; BaseURL is the
 	// external base URL.
@@ -92,6 +96,9 @@ func Boot(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Daemo
 		return nil, err
 	}
 	if err := d.openStore(); err != nil {
+		return nil, err
+	}
+	if err := d.prepareSignIn(); err != nil {
 		return nil, err
 	}
 
@@ -180,6 +187,26 @@ func (d *Daemon) openStore() error {
 	return nil
 }
 
+// prepareSignIn builds the settings cipher, the operator sign-in and the
+// dashboard, and reports once each encrypted setting that the secret key
+// no longer decrypts.
+func (d *Daemon) prepareSignIn() error {
+	cipher, err := registry.NewSettingsCipher(d.SecretKey.Material)
+	if err != nil {
+		return fmt.Errorf("settings cipher: %w", err)
+	}
+	for _, name := range d.Registry.UnreadableSettings(cipher) {
+		d.Logger.Warn("encrypted setting cannot be decrypted with the current secret key; re-enter it in dashboard → Settings",
+			"setting", name, "secret_key_source", d.SecretKey.Source)
+	}
+	d.SignIn = signin.New(d.Registry, d.AdminKey, cipher, d.SecretKey.Material, d.Logger)
+	d.Dashboard, err = dashboard.New(d.Registry, d.SignIn, d.Logger)
+	if err != nil {
+		return fmt.Errorf("dashboard templates: %w", err)
+	}
+	return nil
+}
+
 func (d *Daemon) bind() (net.Listener, error) {
 	listen := d.Config.Listen
 	if d.Config.Port != 0 {
@@ -212,13 +239,18 @@ func (d *Daemon) serve(listener net.Listener) {
 	}
 	d.URL = "http://" + net.JoinHostPort(host, strconv.Itoa(d.Port))
 	d.BaseURL = d.Config.BaseURL(d.Port)
+	if saved := d.Store.Settings.Get().PublicURL; d.Config.PublicURL == "" && saved != nil && *saved != "" {
+		d.BaseURL = *saved
+	}
 
 	d.Registry.BaseURL = d.BaseURL
 	d.Server = &api.Server{
 		Store: d.Store, Registry: d.Registry, Metrics: d.Metrics, Logger: d.Logger, AdminKey: d.AdminKey, BaseURL: d.BaseURL,
-		MCP:   mcpserver.New(d.Registry, d.Logger, d.Metrics),
-		OAuth: oauth.New(d.Registry, d.AdminKey, d.SecretKey, d.Logger),
+		MCP:    mcpserver.New(d.Registry, d.Logger, d.Metrics),
+		OAuth:  oauth.New(d.Registry, d.AdminKey, d.SecretKey, d.Logger),
+		SignIn: d.SignIn, Dashboard: d.Dashboard,
 	}
+	d.Server.OAuth.Approver = d.SignIn.Approver
 	d.http = &http.Server{
 		Handler:           d.Server.Router(),
 		ReadHeaderTimeout: 10 * time.Second,
