@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"html"
 	"io"
 	"log/slog"
 	"net"
@@ -87,18 +89,56 @@ func startDaemon(t *testing.T, opts envOptions) *env {
 }
 
 // startOIDC starts a real OpenID provider on loopback and points the
-// registry's OIDC settings at it through PATCH /v1/settings.
+// registry's OIDC settings at it through PATCH /v1/settings. Its
+// authorization endpoint redirects back at once.
 func (e *env) startOIDC() *mockoidc.MockOIDC {
+	return e.startProvider(false)
+}
+
+// startProvider starts the OpenID provider. With signInPage, the
+// authorization endpoint first shows a page whose button the person
+// clicks, as a real provider's sign-in form, so that the redirect back to
+// the registry starts on the provider's site.
+func (e *env) startProvider(signInPage bool) *mockoidc.MockOIDC {
 	e.t.Helper()
-	m, err := mockoidc.Run()
+	m, err := mockoidc.NewServer(nil)
 	require.NoError(e.t, err)
+	if signInPage {
+		require.NoError(e.t, m.AddMiddleware(providerSignInPage))
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(e.t, err)
+	require.NoError(e.t, m.Start(ln, nil))
 	e.t.Cleanup(func() { _ = m.Shutdown() })
+
 	cfg := m.Config()
 	_, err = e.client.UpdateSettings(e.t.Context(), client.SettingsUpdate{OIDC: &client.OIDCUpdate{
 		Issuer: client.Set(cfg.Issuer), ClientID: client.Set(cfg.ClientID), ClientSecret: client.Set(cfg.ClientSecret),
 	}})
 	require.NoError(e.t, err)
 	return m
+}
+
+// providerSignInPage replies to the first authorization request with a
+// form that repeats it with signed_in=1, and lets that second request
+// through.
+func providerSignInPage(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != mockoidc.AuthorizationEndpoint || r.URL.Query().Get("signed_in") != "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		var fields strings.Builder
+		for name, values := range r.URL.Query() {
+			for _, value := range values {
+				fmt.Fprintf(&fields, `<input type="hidden" name="%s" value="%s">`, html.EscapeString(name), html.EscapeString(value))
+			}
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, `<!doctype html><title>Identity provider</title><form method="get" action="%s">%s
+<input type="hidden" name="signed_in" value="1"><button id="idp-continue" type="submit">Continue</button></form>`,
+			mockoidc.AuthorizationEndpoint, fields.String())
+	})
 }
 
 // user is an identity at the OpenID provider.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"sort"
 	"strings"
 	"time"
 
@@ -132,7 +133,7 @@ var templateFuncs = template.FuncMap{
 	"ago":     ago,
 	"badge":   badgeClass,
 	"deref":   deref,
-	"json":    compactJSON,
+	"details": detailPairs,
 	"short":   shortID,
 	"roles":   func() []string { return registry.OperatorRoles },
 	"agentRoles": func() []string {
@@ -209,15 +210,28 @@ func shortID(id string) string {
 	return prefix + "_…" + rest[len(rest)-6:]
 }
 
-func compactJSON(v any) string {
-	if v == nil {
-		return ""
+// detailPairs turns the details of a registry audit entry into sorted
+// name and value pairs for display. Strings are shown as they are and
+// other values as JSON.
+func detailPairs(details map[string]any) [][2]string {
+	names := make([]string, 0, len(details))
+	for name := range details {
+		names = append(names, name)
 	}
-	data, err := json.Marshal(v)
-	if err != nil {
-		return ""
+	sort.Strings(names)
+	pairs := make([][2]string, 0, len(names))
+	for _, name := range names {
+		value, ok := details[name].(string)
+		if !ok {
+			data, err := json.Marshal(details[name])
+			if err != nil {
+				continue
+			}
+			value = string(data)
+		}
+		pairs = append(pairs, [2]string{name, value})
 	}
-	return string(data)
+	return pairs
 }
 
 // compactIndent renders v as indented JSON for display, without HTML
