@@ -2,6 +2,7 @@ package backup
 
 import (
 	"archive/tar"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -79,6 +81,9 @@ func Restore(archive, dataDir string, opts RestoreOptions) (*RestoreResult, erro
 	dataDir, err := filepath.Abs(dataDir)
 	if err != nil {
 		return nil, fmt.Errorf("resolve data directory %s: %w", dataDir, err)
+	}
+	if dataDir, err = resolveLink(dataDir); err != nil {
+		return nil, err
 	}
 	if filepath.Dir(dataDir) == dataDir {
 		return nil, fmt.Errorf("cannot restore into %s: choose a data directory below the file system root", dataDir)
@@ -151,13 +156,28 @@ func Restore(archive, dataDir string, opts RestoreOptions) (*RestoreResult, erro
 					dataDir, err, backErr, movedTo)
 			}
 		}
-		return nil, fmt.Errorf("move the restored directory to %s: %w; %s was not changed", dataDir, err, dataDir)
+		return nil, fmt.Errorf("move the restored directory to %s: %w; %s was not changed%s", dataDir, err, dataDir, renameHint(dataDir, err))
 	}
 	placed = true
 	if err := fsutil.SyncDir(parent); err != nil {
 		return nil, err
 	}
 	return &RestoreResult{Archive: archive, DataDir: dataDir, MovedTo: movedTo, Report: report}, nil
+}
+
+// resolveLink returns the directory that dataDir points to when it is a
+// symbolic link, so that the restore lands where the data lives rather
+// than replacing the link.
+func resolveLink(dataDir string) (string, error) {
+	info, err := os.Lstat(dataDir)
+	if err != nil || info.Mode()&fs.ModeSymlink == 0 {
+		return dataDir, nil
+	}
+	target, err := filepath.EvalSymlinks(dataDir)
+	if err != nil {
+		return "", fmt.Errorf("resolve the symbolic link %s: %w", dataDir, err)
+	}
+	return target, nil
 }
 
 func checkUnlocked(dataDir string) error {
@@ -204,9 +224,20 @@ func moveAside(dataDir string, now time.Time) (string, error) {
 		target = fmt.Sprintf("%s.broken-%d-%d", dataDir, now.Unix(), i)
 	}
 	if err := os.Rename(dataDir, target); err != nil {
-		return "", fmt.Errorf("move %s aside to %s: %w; nothing was changed", dataDir, target, err)
+		return "", fmt.Errorf("move %s aside to %s: %w; nothing was changed%s", dataDir, target, err, renameHint(dataDir, err))
 	}
 	return target, nil
+}
+
+// renameHint explains the rename failures of a data directory that is a
+// mount point, such as a container volume: it cannot be renamed, and a
+// directory beside it is on another file system.
+func renameHint(dataDir string, err error) string {
+	if errors.Is(err, syscall.EBUSY) || errors.Is(err, syscall.EXDEV) {
+		return fmt.Sprintf(" (%s looks like a mount point: keep the data directory in a subdirectory of the volume, such as %s, or restore by hand)",
+			dataDir, filepath.Join(dataDir, "registry-data"))
+	}
+	return ""
 }
 
 // adoptOwner gives the restored tree the owner of the directory it
@@ -237,13 +268,28 @@ func adoptOwner(staging, dataDir string) error {
 	})
 }
 
+// Extraction writes files of up to queuedFileMaxBytes on writeWorkers
+// goroutines, because creating many small files is kernel work that
+// overlaps well. At most writeQueueLength such files wait in memory.
+const (
+	writeWorkers       = 4
+	writeQueueLength   = 32
+	queuedFileMaxBytes = 1 << 20
+)
+
 // extract unpacks the archive read from r into root, which must be a new
-// empty directory, and returns the verification report.
+// empty directory, and returns the verification report. Every member is
+// checked on this goroutine before anything is written for it.
 func extract(r io.Reader, root string, limits Limits) (*Report, error) {
 	c := newChecker(limits, true)
-	x := &extractor{root: root}
-	if err := c.scan(r, x); err != nil {
-		return c.report, err
+	x := newExtractor(root)
+	scanErr := c.scan(r, x)
+	writeErr := x.wait()
+	if scanErr != nil {
+		return c.report, scanErr
+	}
+	if writeErr != nil {
+		return c.report, writeErr
 	}
 	report := c.finish()
 	if err := x.setDirTimes(); err != nil {
@@ -256,11 +302,25 @@ func extract(r io.Reader, root string, limits Limits) (*Report, error) {
 type extractor struct {
 	root     string
 	dirTimes []dirTime
+
+	jobs chan *queuedFile
+	wg   sync.WaitGroup
+	mu   sync.Mutex
+	err  error // first error of a write worker
 }
 
 type dirTime struct {
 	path    string
 	modTime time.Time
+}
+
+func newExtractor(root string) *extractor {
+	x := &extractor{root: root, jobs: make(chan *queuedFile, writeQueueLength)}
+	for range writeWorkers {
+		x.wg.Add(1)
+		go x.writeLoop()
+	}
+	return x
 }
 
 // target returns the path of rel below root. parseMemberName rejected any
@@ -274,42 +334,122 @@ func (x *extractor) target(rel string) (string, error) {
 	return target, nil
 }
 
+// dir creates a directory member. Parent directories are created as well
+// when the archive has no member for them. root holds no symbolic links,
+// because none are ever extracted, so MkdirAll cannot be led outside it.
 func (x *extractor) dir(rel string, hdr *tar.Header) error {
+	if err := x.failed(); err != nil {
+		return err
+	}
 	target, err := x.target(rel)
 	if err != nil {
 		return err
 	}
-	if rel != "" {
-		if err := os.Mkdir(target, fsutil.DirMode); err != nil {
-			info, statErr := os.Lstat(target)
-			if statErr != nil || !info.IsDir() {
-				return fmt.Errorf("create directory for member %q: %w", hdr.Name, err)
-			}
-		}
+	if err := fsutil.MkdirAll(target); err != nil {
+		return fmt.Errorf("create directory for member %q: %w", hdr.Name, err)
 	}
 	x.dirTimes = append(x.dirTimes, dirTime{path: target, modTime: hdr.ModTime})
 	return nil
 }
 
+// file returns where a regular file member's bytes go: a buffer written by
+// a worker for small files, the file itself for large ones.
 func (x *extractor) file(rel string, hdr *tar.Header) (io.WriteCloser, error) {
+	if err := x.failed(); err != nil {
+		return nil, err
+	}
 	target, err := x.target(rel)
 	if err != nil {
 		return nil, err
 	}
-	// Parent directories are created here when the archive has no member
-	// for them. root holds no symbolic links, because none are ever
-	// extracted, so MkdirAll cannot be led outside it.
+	if hdr.Size <= queuedFileMaxBytes {
+		q := &queuedFile{x: x, path: target, member: hdr.Name, modTime: hdr.ModTime}
+		q.data.Grow(int(hdr.Size))
+		return q, nil
+	}
+	f, err := createFile(target, hdr.Name)
+	if err != nil {
+		return nil, err
+	}
+	return &extractedFile{File: f, modTime: hdr.ModTime}, nil
+}
+
+// wait lets the workers finish the queued files and returns their first
+// error.
+func (x *extractor) wait() error {
+	close(x.jobs)
+	x.wg.Wait()
+	return x.failed()
+}
+
+func (x *extractor) failed() error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.err
+}
+
+func (x *extractor) writeLoop() {
+	defer x.wg.Done()
+	for q := range x.jobs {
+		if x.failed() != nil {
+			continue
+		}
+		if err := q.write(); err != nil {
+			x.mu.Lock()
+			if x.err == nil {
+				x.err = err
+			}
+			x.mu.Unlock()
+		}
+	}
+}
+
+// createFile creates the file of a member, with its parent directories.
+// It never opens an existing file or follows a link.
+func createFile(target, member string) (*os.File, error) {
 	if err := fsutil.MkdirAll(filepath.Dir(target)); err != nil {
-		return nil, fmt.Errorf("create the directory of member %q: %w", hdr.Name, err)
+		return nil, fmt.Errorf("create the directory of member %q: %w", member, err)
 	}
 	f, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, fsutil.FileMode)
 	if errors.Is(err, fs.ErrExist) {
-		return nil, fmt.Errorf("member %q appears twice in the archive or clashes with a directory of the same name", hdr.Name)
+		return nil, fmt.Errorf("member %q appears twice in the archive or clashes with a directory of the same name", member)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("create the file of member %q: %w", hdr.Name, err)
+		return nil, fmt.Errorf("create the file of member %q: %w", member, err)
 	}
-	return &extractedFile{File: f, modTime: hdr.ModTime}, nil
+	return f, nil
+}
+
+// queuedFile collects a small member's bytes and hands them to a write
+// worker when closed.
+type queuedFile struct {
+	x       *extractor
+	path    string
+	member  string
+	modTime time.Time
+	data    bytes.Buffer
+}
+
+func (q *queuedFile) Write(p []byte) (int, error) { return q.data.Write(p) }
+
+func (q *queuedFile) Close() error {
+	q.x.jobs <- q
+	return nil
+}
+
+func (q *queuedFile) write() error {
+	f, err := createFile(q.path, q.member)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(q.data.Bytes()); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("write member %q: %w", q.member, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write member %q: %w", q.member, err)
+	}
+	return os.Chtimes(q.path, q.modTime, q.modTime)
 }
 
 // setDirTimes gives directories their archived modification times, deepest

@@ -332,3 +332,29 @@ func TestRestoreSkipsLockFileOfManualArchive(t *testing.T) {
 		t.Errorf("meta.json was not restored: %v", err)
 	}
 }
+
+func TestRestoreFollowsSymlinkedDataDir(t *testing.T) {
+	dataDir := newRegistry(t, 1, 50<<10)
+	want := treeState(t, dataDir)
+	archive, _ := writeBackup(t, dataDir)
+	if err := os.WriteFile(filepath.Join(dataDir, "later.txt"), []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(t.TempDir(), "registry-data")
+	if err := os.Symlink(dataDir, link); err != nil {
+		t.Fatal(err)
+	}
+
+	res, err := Restore(archive, link, RestoreOptions{})
+	if err != nil {
+		t.Fatalf("Restore: %v", err)
+	}
+
+	if target, err := os.Readlink(link); err != nil || target != dataDir {
+		t.Errorf("the link now points to %q (%v), want %s", target, err, dataDir)
+	}
+	if res.DataDir != dataDir || !strings.HasPrefix(res.MovedTo, dataDir+".broken-") {
+		t.Errorf("restored into %s, moved aside to %s; want the link's target %s", res.DataDir, res.MovedTo, dataDir)
+	}
+	assertSameTree(t, want, treeState(t, dataDir))
+}

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -158,6 +159,11 @@ func Run(ctx context.Context, opts *Options) error {
 
 	var out *output
 	var err error
+	if !toStdout && !opts.FromServer {
+		if err := checkOutsideDataDir(path, opts.DataDir); err != nil {
+			return err
+		}
+	}
 	if toStdout {
 		out = &output{w: opts.Stdout}
 	} else {
@@ -198,6 +204,20 @@ func Run(ctx context.Context, opts *Options) error {
 		return nil
 	}
 	return printResult(opts, res)
+}
+
+// checkOutsideDataDir rejects an output file inside the data directory,
+// which the backup would archive while it is being written.
+func checkOutsideDataDir(path, dataDir string) error {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return fmt.Errorf("resolve output file: %w", err)
+	}
+	rel, err := filepath.Rel(dataDir, abs)
+	if err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return cmdutil.UsageError("the output file %s is inside the data directory %s, which the backup reads; write it elsewhere with -o", abs, dataDir)
+	}
+	return nil
 }
 
 func writeLocal(opts *Options, w io.Writer, res *Result) error {

@@ -324,3 +324,18 @@ func TestVerifyTableOutput(t *testing.T) {
 		}
 	}
 }
+
+func TestBackupRejectsOutputInsideDataDir(t *testing.T) {
+	dataDir := newRegistry(t)
+	opts, _, _ := newOptions(dataDir, filepath.Join(dataDir, "boxes", "b.tgz"))
+
+	err := Run(context.Background(), opts)
+
+	var exitErr *cmdutil.ExitError
+	if !errors.As(err, &exitErr) || exitErr.Code != cmdutil.ExitUsage || !strings.Contains(err.Error(), "inside the data directory") {
+		t.Fatalf("got %v, want a usage error about the output inside the data directory", err)
+	}
+	if matches, _ := filepath.Glob(filepath.Join(dataDir, "boxes", "*b.tgz*")); len(matches) != 0 {
+		t.Errorf("files were written into the data directory: %v", matches)
+	}
+}
