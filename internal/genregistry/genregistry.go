@@ -458,3 +458,31 @@ schema scope secret segment session shard signal snapshot socket source
 stream summary switch tenant thread ticket timeout token topic trace tunnel
 update upgrade uptime vector version volume warning window worker writer zone
 `)
+
+// cacheVersion changes when the generated content changes, so that a
+// cached registry of an older generator is not reused.
+const cacheVersion = 1
+
+// Cached returns the data directory of a registry of about size bytes and
+// the given number of capsules, generating it on first use under
+// os.TempDir()/capsol-bench. Benchmarks use it so that a 1 GB registry is
+// written once per machine. A marker file records a finished generation,
+// so an interrupted one is generated again.
+func Cached(size int64, capsules int) (string, error) {
+	root := filepath.Join(os.TempDir(), "capsol-bench", fmt.Sprintf("v%d-%d-bytes-%d-capsules", cacheVersion, size, capsules))
+	dir := filepath.Join(root, "registry-data")
+	marker := filepath.Join(root, "complete")
+	if _, err := os.Stat(marker); err == nil {
+		return dir, nil
+	}
+	if err := os.RemoveAll(root); err != nil {
+		return "", err
+	}
+	if _, err := Generate(Options{Dir: dir, Capsules: capsules, Size: size, Seed: 1}); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(marker, nil, fsutil.FileMode); err != nil {
+		return "", err
+	}
+	return dir, nil
+}

@@ -338,34 +338,43 @@ func readyStatus(ctx context.Context, hc *http.Client, url string) (string, erro
 	return body.Status, nil
 }
 
+// candidatesChecked is how many live capsules chooseCapsule asks for their
+// entry count before it settles for one without entries.
+const candidatesChecked = 10
+
 // chooseCapsule returns the capsule to read: opts.CapsuleID, else the first
-// live capsule with entries, else the first live one, else "" when the
-// registry has no live capsule.
+// live capsule with entries among the first candidatesChecked, else the
+// first live one, else "" when the registry has no live capsule. The
+// candidates come from the scratch daemon's index, because GET
+// /v1/capsules counts the entries of every capsule, which takes seconds
+// for thousands of them.
 func (d *drill) chooseCapsule(ctx context.Context, admin *client.Client) (id, detail string, err error) {
 	ctx, cancel := context.WithTimeout(ctx, d.opts.StepTimeout)
 	defer cancel()
-	capsules, err := admin.ListCapsules(ctx, "", "")
-	if err != nil {
-		return "", "", fmt.Errorf("GET /v1/capsules: %w", err)
-	}
+	capsules := d.daemon.Store.Capsules.Get().Capsules
 	if d.opts.CapsuleID != "" {
-		for _, c := range capsules {
-			if c.ID == d.opts.CapsuleID {
-				return c.ID, fmt.Sprintf("%s (%q) of %d capsules", c.ID, c.Name, len(capsules)), nil
-			}
+		c, err := admin.GetCapsule(ctx, d.opts.CapsuleID)
+		if err != nil {
+			return "", "", fmt.Errorf("capsule %s is not readable in the restored registry (%d capsules): %w", d.opts.CapsuleID, len(capsules), err)
 		}
-		return "", "", fmt.Errorf("capsule %s is not in the restored registry (%d capsules); pick one from GET /v1/capsules", d.opts.CapsuleID, len(capsules))
+		return c.ID, fmt.Sprintf("%s (%q, %d entries) of %d capsules", c.ID, c.Name, c.EntryCount, len(capsules)), nil
 	}
+
 	now := time.Now()
 	var chosen *client.Capsule
-	for i, c := range capsules {
+	checked := 0
+	for _, c := range capsules {
 		if c.ExpiresAt != nil && !c.ExpiresAt.After(now) {
 			continue
 		}
-		if chosen == nil || (chosen.EntryCount == 0 && c.EntryCount > 0) {
-			chosen = &capsules[i]
+		got, err := admin.GetCapsule(ctx, c.ID)
+		if err != nil {
+			return "", "", fmt.Errorf("GET /v1/capsules/%s: %w", c.ID, err)
 		}
-		if chosen.EntryCount > 0 {
+		if chosen == nil || (chosen.EntryCount == 0 && got.EntryCount > 0) {
+			chosen = &got
+		}
+		if checked++; chosen.EntryCount > 0 || checked == candidatesChecked {
 			break
 		}
 	}
@@ -506,13 +515,55 @@ func (d *drill) cleanup() error {
 	}
 	if d.scratch != "" {
 		errs = append(errs, d.step(StepCleanup, func() (string, error) {
-			if err := os.RemoveAll(d.scratch); err != nil {
+			if err := removeTree(d.scratch); err != nil {
 				return "", fmt.Errorf("remove %s: %w", d.scratch, err)
 			}
 			return "removed " + d.scratch, nil
 		}))
 	}
 	return errors.Join(errs...)
+}
+
+// removeWorkers is how many boxes removeTree deletes at once. Unlinking
+// many files is kernel work that overlaps well: on a 2-core VM, 4 workers
+// removed a 136,000-file registry in a third of the time of one.
+const removeWorkers = 4
+
+// removeTree removes dir, deleting the boxes of its registry in parallel.
+func removeTree(dir string) error {
+	boxes := filepath.Join(dir, "registry-data", store.BoxesDir)
+	entries, err := os.ReadDir(boxes)
+	if err == nil {
+		paths := make(chan string)
+		errs := make(chan error, removeWorkers)
+		for range removeWorkers {
+			go func() {
+				var first error
+				for path := range paths {
+					if err := os.RemoveAll(path); err != nil && first == nil {
+						first = err
+					}
+				}
+				errs <- first
+			}()
+		}
+		for _, e := range entries {
+			paths <- filepath.Join(boxes, e.Name())
+		}
+		close(paths)
+		for range removeWorkers {
+			if workerErr := <-errs; workerErr != nil && err == nil {
+				err = workerErr
+			}
+		}
+	}
+	if removeErr := os.RemoveAll(dir); removeErr != nil {
+		return removeErr
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
 }
 
 // freeLoopbackPort returns a TCP port on 127.0.0.1 that was free a moment
