@@ -310,3 +310,21 @@ func TestSavedPublicURLAppliesAtBoot(t *testing.T) {
 	require.Equal(t, "https://override.example.com", d.BaseURL)
 	require.NoError(t, d.Shutdown())
 }
+
+func TestSessionCookieSecureWithHTTPS(t *testing.T) {
+	cfg := config.Config{DataDir: t.TempDir(), Home: t.TempDir(), Listen: "127.0.0.1", Port: freePort(t),
+		Env: config.Development, AdminKey: testAdminKey, PublicURL: "https://capsol.example.com"}
+	d, err := daemon.Boot(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, d.Shutdown()) })
+
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noFollow.PostForm(d.URL+"/dashboard/login", url.Values{"admin_key": {testAdminKey}})
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	cookie := setCookieLine(resp.Header, "capsol_session")
+	require.Contains(t, cookie, "Secure")
+	require.Contains(t, cookie, "HttpOnly")
+	require.Contains(t, cookie, "SameSite=Strict")
+}
