@@ -12,8 +12,21 @@ import (
 	"github.com/spf13/cobra"
 
 	backupcmd "github.com/capsol/capsol/internal/cli/backup"
+	capsulescmd "github.com/capsol/capsol/internal/cli/capsules"
 	"github.com/capsol/capsol/internal/cli/cmdutil"
+	completioncmd "github.com/capsol/capsol/internal/cli/completion"
+	connectionscmd "github.com/capsol/capsol/internal/cli/connections"
+	enrollmentscmd "github.com/capsol/capsol/internal/cli/enrollments"
+	grantscmd "github.com/capsol/capsol/internal/cli/grants"
+	keyscmd "github.com/capsol/capsol/internal/cli/keys"
+	logscmd "github.com/capsol/capsol/internal/cli/logs"
+	oauthcmd "github.com/capsol/capsol/internal/cli/oauth"
+	operatorscmd "github.com/capsol/capsol/internal/cli/operators"
+	policycmd "github.com/capsol/capsol/internal/cli/policy"
 	restorecmd "github.com/capsol/capsol/internal/cli/restore"
+	settingscmd "github.com/capsol/capsol/internal/cli/settings"
+	sharescmd "github.com/capsol/capsol/internal/cli/shares"
+	statuscmd "github.com/capsol/capsol/internal/cli/status"
 )
 
 // Exit codes of the capsol command, defined in cmdutil so that the command
@@ -34,8 +47,16 @@ type ExitError = cmdutil.ExitError
 // usageError marks errors in flags or arguments.
 type usageError struct{ error }
 
-// NewRootCommand builds the capsol command tree.
+// NewRootCommand builds the capsol command tree with standard input from
+// os.Stdin.
 func NewRootCommand(stdout, stderr io.Writer) *cobra.Command {
+	return newRootCommand(cmdutil.NewFactory(os.Stdin, stdout, stderr))
+}
+
+// newRootCommand builds the capsol command tree on f, whose viper instance
+// holds the global flags of this invocation alone.
+func newRootCommand(f *cmdutil.Factory) *cobra.Command {
+	stdout, stderr := f.Stdout, f.Stderr
 	root := &cobra.Command{
 		Use:   "capsol",
 		Short: "Operate a capsol registry: serve it, check it, back it up and manage access",
@@ -48,6 +69,10 @@ daemon's /v1 API or directly on the data directory.`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	f.BindGlobalFlags(root)
+	// capsol completion below replaces cobra's default, to give it help
+	// with examples.
+	root.CompletionOptions.DisableDefaultCmd = true
 
 	root.AddCommand(
 		NewServeCommand(),
@@ -55,22 +80,49 @@ daemon's /v1 API or directly on the data directory.`,
 		newDoctorCommand(),
 		backupcmd.NewCmdBackup(),
 		restorecmd.NewCmdRestore(),
+		statuscmd.NewCmdStatus(f),
+		keyscmd.NewCmdKeys(f),
+		connectionscmd.NewCmdConnections(f),
+		oauthcmd.NewCmdOAuth(f),
+		grantscmd.NewCmdGrants(f),
+		capsulescmd.NewCmdCapsules(f),
+		sharescmd.NewCmdShares(f),
+		enrollmentscmd.NewCmdEnrollments(f),
+		logscmd.NewCmdLogs(f),
+		policycmd.NewCmdPolicy(f),
+		operatorscmd.NewCmdOperators(f),
+		settingscmd.NewCmdSettings(f),
+		completioncmd.NewCmdCompletion(),
 	)
 	return root
 }
 
 // Execute runs the command tree with args and returns the exit status.
 func Execute(args []string, stdout, stderr io.Writer) int {
-	root := NewRootCommand(stdout, stderr)
+	return ExecuteWithInput(args, os.Stdin, stdout, stderr)
+}
+
+// ExecuteWithInput is Execute with standard input from stdin, which
+// confirmations read.
+func ExecuteWithInput(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	root := newRootCommand(cmdutil.NewFactory(stdin, stdout, stderr))
 	root.SetArgs(args)
 	return exitStatus(root.Execute(), stderr)
 }
 
+// exitStatus prints err on stderr and returns the exit status it maps to.
+// Usage errors are recognized here; every other error is mapped by
+// cmdutil.Classify, the one place that turns API and connection errors
+// into exit statuses.
 func exitStatus(err error, stderr io.Writer) int {
 	if err == nil {
 		return ExitOK
 	}
 
+	var usage usageError
+	if !errors.As(err, &usage) && !isCobraUsageError(err) {
+		err = cmdutil.Classify(err)
+	}
 	var exitErr *ExitError
 	if errors.As(err, &exitErr) {
 		if exitErr.Err != nil && exitErr.Code != exitCodeBootFail {
@@ -79,12 +131,8 @@ func exitStatus(err error, stderr io.Writer) int {
 		return exitErr.Code
 	}
 	fmt.Fprintln(stderr, "Error:", err)
-	var usage usageError
-	if errors.As(err, &usage) || isCobraUsageError(err) {
-		fmt.Fprintln(stderr, "Run 'capsol --help' for usage.")
-		return ExitUsage
-	}
-	return ExitFailure
+	fmt.Fprintln(stderr, "Run 'capsol --help' for usage.")
+	return ExitUsage
 }
 
 // isCobraUsageError recognizes cobra's own argument errors, which it returns
