@@ -28,6 +28,14 @@ e2e/tsclient/node_modules: e2e/tsclient/package-lock.json
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2s $(PKGS)
 
+# The completion scripts and man pages are generated from the command tree
+# and committed. A test of internal/cli fails when they are stale.
+completions:
+	$(GO) run ./scripts/gen-docs -completions completions
+
+man:
+	$(GO) run ./scripts/gen-docs -man man
+
 lint:
 	$(GO) vet $(PKGS)
 	@test -z "$$(gofmt -l .)" || (echo "gofmt needed on:"; gofmt -l .; exit 1)
