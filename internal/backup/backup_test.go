@@ -395,3 +395,45 @@ func TestManifestIsStableJSON(t *testing.T) {
 		}
 	})
 }
+
+func TestSnapshotLeavesOutBoxesCreatedLater(t *testing.T) {
+	dataDir := newRegistry(t, 2, 100<<10)
+	state, err := freeze(dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A capsule created after the barrier: its box, and a new top-level
+	// file.
+	later := filepath.Join(dataDir, "boxes", "cap_01jc0000000000000000000000", ".capsol", "entries")
+	if err := os.MkdirAll(later, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(later, "x.json"), []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dataDir, "later.json"), []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	items, err := scan(state.dataDir, state.include)
+	if err != nil {
+		t.Fatal(err)
+	}
+	items = state.apply(items)
+
+	boxes := 0
+	for _, it := range items {
+		if strings.Contains(it.rel, "cap_01jc0000000000000000000000") || it.rel == "later.json" {
+			t.Errorf("%s was created after the barrier but is listed", it.rel)
+		}
+		if strings.HasPrefix(it.rel, "boxes/") && strings.Count(it.rel, "/") == 1 {
+			boxes++
+		}
+		if it.rel == store.CapsulesFile && !it.inMemory {
+			t.Errorf("%s is not taken from the barrier", it.rel)
+		}
+	}
+	if boxes != 2 {
+		t.Errorf("%d boxes listed, want the 2 of the barrier", boxes)
+	}
+}

@@ -22,8 +22,9 @@ import (
 )
 
 // DefaultLevel is the gzip compression level of Write and Snapshot, the
-// default level of gzip(1). pgzip's level 6 is faster than gzip's at a
-// similar ratio, and it compresses 1 MiB blocks on every CPU.
+// default level of gzip(1). pgzip compresses 1 MiB blocks on every CPU, and
+// its level 6 is faster than gzip's at a similar ratio (BENCHMARKS.md has
+// the measurements).
 const DefaultLevel = 6
 
 // copyBufferSize is the chunk size of file copies and progress reports.
@@ -101,7 +102,7 @@ func Write(w io.Writer, dataDir string, opts Options) (*Result, error) {
 			info.PID, info.URL, dataDir)
 	}
 
-	items, err := scan(dataDir)
+	items, err := scan(dataDir, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -110,62 +111,124 @@ func Write(w io.Writer, dataDir string, opts Options) (*Result, error) {
 
 // Snapshot writes the same archive as Write from the data directory of an
 // open store, taken under the store's write barrier so that it is
-// consistent across files. The barrier is held only while the directory
-// tree is listed and the top-level *.json files (meta.json and the index
-// files) are read into memory; the daemon's writes wait for that long.
+// consistent across files. Snapshot holds the barrier only while it reads
+// the top-level *.json files (meta.json and the index files) into memory
+// and lists the top level and boxes/, which records the capsules whose
+// boxes exist. The daemon's writes wait that long, a few milliseconds for
+// 10,000 capsules.
 //
-// Every other file is read after the barrier is released. This is
-// consistent because of how capsol writes them: box files (entries, blobs,
-// blob info, memory.json) and chain-head.json are replaced whole by rename,
-// so each read returns one whole version, and blobs are named by their
-// SHA-256, so any version of a blob file has the same bytes. A box's files
-// do not depend on each other, and nothing in the index refers to a single
-// box file, so a box file replaced after the barrier still forms a valid
-// data directory with the index as of the barrier. The archive holds
-// exactly the files that existed under the barrier: files created later
-// are left out, and a file deleted before it is read (its capsule deleted)
-// is left out with a warning. Audit logs (*.jsonl) are appended to without
-// the barrier and are cut after their last complete line.
+// Every other file is listed and read after the barrier is released. This
+// is consistent because of how capsol writes them: box files (entries,
+// blobs, blob info, memory.json) and chain-head.json are replaced whole by
+// rename, so each read returns one whole version, and blobs are named by
+// their SHA-256, so any version of a blob file has the same bytes. Box
+// files do not depend on each other, and the index refers to boxes, never
+// to single box files. So the boxes of the capsules that existed under the
+// barrier, each file at that version or a later one, form a valid data
+// directory with the index as of the barrier. Boxes created later are left
+// out, and a file deleted before it is read (its capsule deleted) is left
+// out with a warning. Audit logs (*.jsonl) are appended to without the
+// barrier and are cut after their last complete line.
+//
+// NOTE: an entry written after the barrier may name a blob that was put
+// after it, and that blob may be missing from the archive. get_blob then
+// returns not_found for that ref, as for any unknown ref.
 func Snapshot(w io.Writer, st *store.Store, opts Options) (*Result, error) {
 	thaw := st.Freeze()
 	frozen := time.Now()
-	dataDir, meta, items, err := scanFrozen(st.Dir)
+	state, err := freeze(st.Dir)
 	barrier := time.Since(frozen)
 	thaw()
 	if err != nil {
 		return nil, err
 	}
 
-	res := &Result{Base: filepath.Base(dataDir), Barrier: barrier}
-	return res, writeArchive(w, dataDir, meta, SourceSnapshot, items, res, opts)
+	items, err := scan(state.dataDir, state.include)
+	if err != nil {
+		return nil, err
+	}
+	items = state.apply(items)
+	res := &Result{Base: filepath.Base(state.dataDir), Barrier: barrier}
+	return res, writeArchive(w, state.dataDir, state.meta, SourceSnapshot, items, res, opts)
 }
 
-// scanFrozen lists the data directory and reads its top-level *.json files.
-// The caller holds the store's write barrier.
-func scanFrozen(dir string) (string, store.Meta, []item, error) {
+// frozenState is what Snapshot records under the write barrier.
+type frozenState struct {
+	dataDir string
+	meta    store.Meta
+	top     map[string]bool   // names at the top of the data directory
+	boxes   map[string]bool   // names in boxes/
+	index   map[string][]byte // top-level *.json files by name
+}
+
+func freeze(dir string) (*frozenState, error) {
 	dataDir, meta, err := openDataDir(dir)
 	if err != nil {
-		return "", meta, nil, err
+		return nil, err
 	}
-	items, err := scan(dataDir)
+	state := &frozenState{dataDir: dataDir, meta: meta, top: map[string]bool{}, boxes: map[string]bool{}, index: map[string][]byte{}}
+
+	entries, err := os.ReadDir(dataDir)
 	if err != nil {
-		return "", meta, nil, err
+		return nil, fmt.Errorf("list %s: %w", dataDir, err)
 	}
+	for _, e := range entries {
+		state.top[e.Name()] = true
+		if e.Type().IsRegular() && strings.HasSuffix(e.Name(), ".json") && e.Name() != ManifestName {
+			data, err := os.ReadFile(filepath.Join(dataDir, e.Name()))
+			if err != nil {
+				return nil, fmt.Errorf("read %s: %w", e.Name(), err)
+			}
+			state.index[e.Name()] = data
+		}
+	}
+
+	boxes, err := os.ReadDir(filepath.Join(dataDir, store.BoxesDir))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("list %s: %w", filepath.Join(dataDir, store.BoxesDir), err)
+	}
+	for _, e := range boxes {
+		state.boxes[e.Name()] = true
+	}
+	return state, nil
+}
+
+// include reports whether a path below the data directory existed under
+// the barrier, as far as the barrier recorded it.
+func (s *frozenState) include(rel string) bool {
+	if rel == "" {
+		return true
+	}
+	first, rest, nested := strings.Cut(rel, "/")
+	if !s.top[first] {
+		return false
+	}
+	if first != store.BoxesDir || !nested {
+		return true
+	}
+	capsule, _, _ := strings.Cut(rest, "/")
+	return s.boxes[capsule]
+}
+
+// apply gives the items the bytes read under the barrier, adding an index
+// file that was deleted since, and marks the audit logs.
+func (s *frozenState) apply(items []item) []item {
+	seen := map[string]bool{}
 	for i := range items {
 		it := &items[i]
-		switch {
-		case it.dir:
-		case !strings.Contains(it.rel, "/") && strings.HasSuffix(it.rel, ".json"):
-			data, err := os.ReadFile(filepath.Join(dataDir, it.rel))
-			if err != nil {
-				return "", meta, nil, fmt.Errorf("read %s: %w", it.rel, err)
-			}
+		if data, ok := s.index[it.rel]; ok && !it.dir {
 			it.data, it.inMemory = data, true
-		case strings.HasSuffix(it.rel, ".jsonl"):
+			seen[it.rel] = true
+		} else if strings.HasSuffix(it.rel, ".jsonl") {
 			it.completeLines = true
 		}
 	}
-	return dataDir, meta, items, nil
+	for name, data := range s.index {
+		if !seen[name] {
+			items = append(items, item{rel: name, data: data, inMemory: true})
+		}
+	}
+	return items
 }
 
 // openDataDir returns the absolute data directory and its meta.json. A
@@ -198,13 +261,18 @@ func openDataDir(dir string) (string, store.Meta, error) {
 	return abs, meta, nil
 }
 
-// scan lists the data directory in lexical order, without capsold.lock and
-// a leftover manifest. It reads only directory entries, no inodes, so that
-// Snapshot holds the barrier briefly.
-func scan(dataDir string) ([]item, error) {
+// scan lists the data directory in lexical order, without capsold.lock, a
+// leftover manifest, and the paths that include, when set, rejects. It
+// reads only directory entries, no inodes. A directory that disappears
+// while it is listed, such as the box of a capsule being deleted, is left
+// out.
+func scan(dataDir string, include func(rel string) bool) ([]item, error) {
 	var items []item
 	err := filepath.WalkDir(dataDir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
+			if path != dataDir && errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
 			return fmt.Errorf("list %s: %w", path, err)
 		}
 		rel, err := filepath.Rel(dataDir, path)
@@ -215,7 +283,10 @@ func scan(dataDir string) ([]item, error) {
 		if rel == "." {
 			rel = ""
 		}
-		if rel == lockFileName || rel == ManifestName {
+		if rel == lockFileName || rel == ManifestName || (include != nil && !include(rel)) {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
 			return nil
 		}
 		items = append(items, item{rel: rel, dir: d.IsDir()})
