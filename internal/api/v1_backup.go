@@ -45,7 +45,7 @@ func (s *Server) backup(c *gin.Context) {
 }
 
 // backupResponse sends the response headers with the first archive bytes,
-// so that a snapshot that fails before writing can still answer with a
+// so that a snapshot that fails before writing can still respond with a
 // JSON error.
 type backupResponse struct {
 	c        *gin.Context

@@ -24,8 +24,9 @@ import (
 )
 
 // ManifestName is the file name of the manifest inside the archive's top
-// directory. A data directory never holds a file of this name; Write skips
-// one left there by a manual extraction, and Restore does not extract it.
+// directory. capsol never writes it into a data directory, but tar -xzf of
+// a capsol archive leaves it there: Write skips that copy, and Restore
+// does not extract the manifest.
 const ManifestName = "BACKUP-MANIFEST.json"
 
 // lockFileName is the daemon's lock file, left out of backups and restores.

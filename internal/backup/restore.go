@@ -241,9 +241,9 @@ func renameHint(dataDir string, err error) string {
 }
 
 // adoptOwner gives the restored tree the owner of the directory it
-// replaces, when running as root: a restore run with sudo must leave files
-// that the daemon's user can still read. Without a previous directory the
-// files keep root as owner, as a root tar -xzf would leave its own.
+// replaces, when running as root, so that a restore run with sudo leaves
+// files that the daemon's user can still read. Without a previous
+// directory the files stay owned by root.
 func adoptOwner(staging, dataDir string) error {
 	if os.Geteuid() != 0 {
 		return nil

@@ -183,7 +183,7 @@ type sink interface {
 
 // checker applies the member rules to an archive and collects a Report. In
 // strict mode, as in Restore, the first unsafe member ends the scan with an
-// error; otherwise it is recorded as a problem and the scan goes on.
+// error. Otherwise the checker records it as a problem and goes on.
 type checker struct {
 	limits Limits
 	strict bool
@@ -284,7 +284,7 @@ func (c *checker) member(tr *tar.Reader, hdr *tar.Header, s sink) error {
 		c.base = name.base
 		c.report.Base = name.base
 	} else if name.base != c.base {
-		return c.unsafe(fmt.Errorf("member %q is outside %s/: a backup holds exactly one top-level directory", hdr.Name, c.base))
+		return c.unsafe(fmt.Errorf("member %q is outside %s/: a backup contains exactly one top-level directory", hdr.Name, c.base))
 	}
 	if err := c.checkType(hdr, name); err != nil {
 		return c.unsafe(err)

@@ -34,7 +34,7 @@ import (
 	"github.com/capsol/capsol/internal/store"
 )
 
-// Options says what to generate.
+// Options describes the registry to generate.
 type Options struct {
 	// Dir is the data directory to create. It must not exist or be empty.
 	Dir string
@@ -68,7 +68,7 @@ type Result struct {
 // samplesChecked is how many boxes Generate opens with box.Open.
 const samplesChecked = 5
 
-// Generate writes a registry as opts says.
+// Generate writes the registry that opts describe.
 func Generate(opts Options) (*Result, error) {
 	if opts.Capsules <= 0 {
 		opts.Capsules = 1

@@ -3,9 +3,9 @@
 //
 //	go run ./scripts/gen-registry --dir /tmp/capsol-1g --capsules 10000 --size 1GB
 //
-// The index files hold the capsules and one reader share each; every
-// capsule's box holds Markdown entries, a blob, a memory and a day of audit
-// log, in the on-disk format of internal/box. See internal/genregistry.
+// The index files contain the capsules and one reader share for each. Every
+// capsule's box contains Markdown entries, a blob, a memory and a day of
+// audit log, in the on-disk format of internal/box. See internal/genregistry.
 package main
 
 import (

@@ -338,8 +338,8 @@ func readyStatus(ctx context.Context, hc *http.Client, url string) (string, erro
 	return body.Status, nil
 }
 
-// candidatesChecked is how many live capsules chooseCapsule asks for their
-// entry count before it settles for one without entries.
+// candidatesChecked is how many live capsules chooseCapsule reads the entry
+// count of before it settles for one without entries.
 const candidatesChecked = 10
 
 // chooseCapsule returns the capsule to read: opts.CapsuleID, else the first
