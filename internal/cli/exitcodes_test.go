@@ -53,6 +53,7 @@ func TestExitCodes(t *testing.T) {
 		{"wrong key", join(server, "--key", "wrong-admin-key-0123456789", "capsules", "list"), ExitAuth, "--key"},
 		{"no key at all", join(server, "capsules", "list"), ExitAuth, "admin.key"},
 		{"status with a wrong key", join(server, "--key", "wrong-admin-key-0123456789", "status"), ExitAuth, "invalid_token"},
+		{"status without a key", join(server, "status"), ExitOK, ""},
 		{"nothing listening", []string{"--server", closedURL(t), "--key", testAdminKey, "capsules", "list"}, ExitUnreachable, "capsol serve"},
 		{"status with nothing listening", []string{"--server", closedURL(t), "status"}, ExitUnreachable, "cannot reach"},
 		{"oauth revoke with nothing listening", []string{"--server", closedURL(t), "oauth", "revoke", "--token", "capsol_at_x"}, ExitUnreachable, "cannot reach"},

@@ -79,8 +79,9 @@ version, GET /ready for readiness, and with the admin key the number of
 capsules, connections and pending grants. A daemon holding the lock of
 --data-dir on this host is shown with its pid.
 
-Without an admin key, or with a rejected one, health and readiness are
-still shown and the counts are left out.
+Without an admin key the counts are left out and the status depends on
+health and readiness alone, as a health check needs. A rejected admin key
+leaves the counts out too, and exits 4.
 
 Output: one line per item on a terminal, otherwise (or with -o json)
 {"url", "reachable", "health", "version", "ready", "daemon": {"pid", "url",
@@ -89,7 +90,7 @@ Output: one line per item on a terminal, otherwise (or with -o json)
 "counts_error"}.
 
 Exit status: 0 ready, 1 not ready (starting or stopping), 4 admin key
-missing or rejected, 5 daemon unreachable.`,
+rejected, 5 daemon unreachable.`,
 		Example: `  capsol status
   capsol status --server https://capsol.example.com -o json | jq .counts
 
@@ -138,12 +139,17 @@ func Run(ctx context.Context, opts *Options) error {
 	}
 	res.Ready = ready.Status
 
-	countErr := opts.KeyErr
+	// A missing key only leaves the counts out; a rejected one is an
+	// error.
+	var countErr error
 	if opts.Client != nil {
 		res.Counts, countErr = count(ctx, opts.Client)
 	}
-	if countErr != nil {
+	switch {
+	case countErr != nil:
 		res.CountsError = countErr.Error()
+	case opts.KeyErr != nil:
+		res.CountsError = opts.KeyErr.Error()
 	}
 
 	if err := printResult(opts.Printer, res); err != nil {
