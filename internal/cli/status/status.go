@@ -41,8 +41,8 @@ type Result struct {
 	// Ready is the status of GET /ready: "ready", "starting" or
 	// "stopping", or "" when unreachable.
 	Ready string `json:"ready"`
-	// Daemon is the lock file of --data-dir while a daemon holds it,
-	// else null.
+	// Daemon is the lock file of --data-dir while a daemon holds it and
+	// records URL, else null.
 	Daemon *Daemon `json:"daemon"`
 	// Counts is null when the admin key is missing or rejected, and
 	// CountsError then contains the reason.
@@ -76,8 +76,8 @@ func NewCmdStatus(f *cmdutil.Factory) *cobra.Command {
 		Long: `Check the daemon at --server (default: the URL in the lock file of
 --data-dir, else http://localhost:4000): GET /health for liveness and the
 version, GET /ready for readiness, and with the admin key the number of
-capsules, connections and pending grants. A daemon holding the lock of
---data-dir on this host is shown with its pid.
+capsules, connections and pending grants. When a daemon on this host
+holds the lock of --data-dir and listens at that URL, its pid is shown.
 
 Without an admin key the counts are left out and the status depends on
 health and readiness alone, as a health check needs. A rejected admin key
@@ -114,7 +114,9 @@ rejected, 5 daemon unreachable.`,
 // the exit status when it is not ready or the counts are missing.
 func Run(ctx context.Context, opts *Options) error {
 	res := &Result{URL: opts.Server}
-	if info, held, err := store.ReadLock(opts.DataDir); err == nil && held {
+	// The lock file describes the daemon at Server only when it records the
+	// same URL; --server may name a daemon on another host.
+	if info, held, err := store.ReadLock(opts.DataDir); err == nil && held && info.URL == opts.Server {
 		res.Daemon = &Daemon{PID: info.PID, URL: info.URL, Version: info.Version, StartedAt: info.StartedAt, DataDir: opts.DataDir}
 	}
 
