@@ -41,7 +41,7 @@ func (s *Server) backup(c *gin.Context) {
 		return
 	}
 	s.Logger.Info("backup streamed", "files", res.Files, "bytes", res.Bytes, "archive_bytes", res.ArchiveBytes,
-		"barrier_ms", res.Barrier.Milliseconds(), "duration_ms", time.Since(started).Milliseconds())
+		"barrier_ms", float64(res.Barrier.Microseconds())/1000, "duration_ms", time.Since(started).Milliseconds())
 }
 
 // backupResponse sends the response headers with the first archive bytes,
