@@ -198,13 +198,15 @@ func TestConfigPrecedence(t *testing.T) {
 }
 
 // flagsSection returns the "Flags:" part of a command's help without the
-// --help line, which names the command.
+// --help line, which names the command, and without the "Global Flags:"
+// that capsol serve inherits from the capsol root command.
 func flagsSection(t *testing.T, help string) string {
 	t.Helper()
 	_, flags, ok := strings.Cut(help, "\nFlags:\n")
 	if !ok {
 		t.Fatalf("help has no Flags section:\n%s", help)
 	}
+	flags, _, _ = strings.Cut(flags, "\nGlobal Flags:\n")
 	var lines []string
 	for _, line := range strings.Split(flags, "\n") {
 		if !strings.Contains(line, "--help") {

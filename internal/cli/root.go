@@ -119,11 +119,11 @@ func exitStatus(err error, stderr io.Writer) int {
 		return ExitOK
 	}
 
+	var exitErr *ExitError
 	var usage usageError
-	if !errors.As(err, &usage) && !isCobraUsageError(err) {
+	if !errors.As(err, &exitErr) && !errors.As(err, &usage) && !isCobraUsageError(err) {
 		err = cmdutil.Classify(err)
 	}
-	var exitErr *ExitError
 	if errors.As(err, &exitErr) {
 		if exitErr.Err != nil && exitErr.Code != exitCodeBootFail {
 			fmt.Fprintln(stderr, "Error:", exitErr.Err)

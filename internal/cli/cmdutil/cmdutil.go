@@ -45,7 +45,14 @@ type ExitError struct {
 	Err  error
 }
 
-func (e *ExitError) Error() string { return e.Err.Error() }
+// Error returns the wrapped error's message. A boot failure has already
+// printed its JSON object and carries no error, only its exit status.
+func (e *ExitError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("exit status %d", e.Code)
+	}
+	return e.Err.Error()
+}
 func (e *ExitError) Unwrap() error { return e.Err }
 
 // UsageError returns an ExitError with ExitUsage for a wrong flag or
