@@ -40,6 +40,7 @@ func (s *Server) backup(c *gin.Context) {
 		}
 		return
 	}
+	s.audit(c, "backup", "", map[string]any{"files": res.Files, "archive_bytes": res.ArchiveBytes})
 	s.Logger.Info("backup streamed", "files", res.Files, "bytes", res.Bytes, "archive_bytes", res.ArchiveBytes,
 		"barrier_ms", float64(res.Barrier.Microseconds())/1000, "duration_ms", time.Since(started).Milliseconds())
 }

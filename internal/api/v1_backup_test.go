@@ -14,6 +14,7 @@ import (
 
 	"github.com/capsol/capsol/internal/backup"
 	"github.com/capsol/capsol/internal/metrics"
+	"github.com/capsol/capsol/internal/registry"
 	"github.com/capsol/capsol/internal/store"
 )
 
@@ -31,7 +32,9 @@ func newBackupServer(t *testing.T) (*httptest.Server, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{Store: st, Logger: slog.New(slog.DiscardHandler), Metrics: metrics.New()}
+	logger := slog.New(slog.DiscardHandler)
+	m := metrics.New()
+	s := &Server{Store: st, Logger: logger, Metrics: m, Registry: registry.New(st, logger, m, "")}
 	gin.SetMode(gin.ReleaseMode)
 	engine := gin.New()
 	s.registerBackup(engine)

@@ -17,7 +17,7 @@ import (
 const actorKey = "capsol.actor"
 
 // registerV1 adds the /v1 admin routes for capsules, shares, enrollments,
-// connections and capsule logs.
+// connections, capsule logs and the backup stream.
 func (s *Server) registerV1(r *gin.Engine) {
 	v1 := r.Group("/v1", s.requireAdmin())
 
@@ -35,6 +35,7 @@ func (s *Server) registerV1(r *gin.Engine) {
 
 	v1.GET("/connections", s.listConnections)
 	v1.PATCH("/shares/:connection_id", requireID("connection_id", ids.Connection), s.setShareStatus)
+	s.registerBackup(v1)
 }
 
 // requireAdmin accepts a request that carries the admin key as a bearer
