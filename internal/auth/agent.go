@@ -143,7 +143,7 @@ func (r *Resolver) Resolve(capsuleID, token string, now time.Time) (Agent, *Refu
 	}
 	switch {
 	case share.Status == store.StatusRevoked || cred.RevokedAt != nil:
-		refusal.Code, refusal.Description = CodeTokenRevoked, "credential was revoked by an operator"
+		refusal.Code, refusal.Description = CodeTokenRevoked, "credential was revoked (by an operator, by its OAuth client, or because a used refresh token was presented again)"
 		return Agent{}, refusal
 	case cred.RotatedAt != nil:
 		refusal.Code, refusal.Description = CodeTokenRevoked, "access token was replaced by a refresh; use the newest token"

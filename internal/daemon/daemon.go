@@ -175,6 +175,9 @@ func (d *Daemon) openStore() error {
 	if err != nil {
 		return storeFailure(dir, err)
 	}
+	if applied == nil {
+		applied = []int{}
+	}
 	d.Logger.Info("migrations done", "applied", applied, "schema", version.Schema)
 
 	st, err := store.Open(dir, store.Options{ObserveWrite: d.Metrics.ObserveWrite})

@@ -182,14 +182,19 @@ func (r *Report) checkBoxes(dir string) {
 	if err != nil {
 		return
 	}
+	// Without a readable capsules.json every box would look orphaned, and
+	// the index check already names that file, so there is nothing to add.
+	data, err := os.ReadFile(filepath.Join(dir, store.CapsulesFile))
+	if err != nil {
+		return
+	}
+	var doc store.CapsulesDoc
+	if json.Unmarshal(data, &doc) != nil {
+		return
+	}
 	known := map[string]bool{}
-	if data, err := os.ReadFile(filepath.Join(dir, store.CapsulesFile)); err == nil {
-		var doc store.CapsulesDoc
-		if json.Unmarshal(data, &doc) == nil {
-			for _, c := range doc.Capsules {
-				known[c.ID] = true
-			}
-		}
+	for _, c := range doc.Capsules {
+		known[c.ID] = true
 	}
 	var orphans []string
 	for _, e := range entries {
@@ -204,7 +209,8 @@ func (r *Report) checkBoxes(dir string) {
 	for _, name := range orphans {
 		path := filepath.Join(boxes, name)
 		r.add("boxes", Warning, path, "box without a capsule record in capsules.json",
-			fmt.Sprintf("Restore capsules.json from a backup if the capsule should exist, or move the box aside: mv %s %s", path, filepath.Join(boxes, ".deleted", name)))
+			fmt.Sprintf("Restore capsules.json from a backup if the capsule should exist, or move the box aside: mkdir -p %s && mv %s %s",
+				filepath.Join(boxes, ".deleted"), path, filepath.Join(boxes, ".deleted", name)))
 	}
 	if len(orphans) == 0 {
 		r.add("boxes", OK, boxes, fmt.Sprintf("%d boxes, none orphaned", len(entries)), "")

@@ -58,6 +58,11 @@ func (c *capsuleServer) auditMiddleware(next mcp.MethodHandler) mcp.MethodHandle
 			if outcome.code == codeForbidden {
 				rec.Outcome = auditlog.OutcomeDenied
 			}
+			if outcome.code == "" {
+				// The SDK rejected the arguments against the tool's schema
+				// before the handler ran.
+				rec.ErrorCode = "invalid_request"
+			}
 		}
 		if method == "tools/call" {
 			c.parent.metrics.MCPCalls.WithLabelValues(rec.Tool, rec.Outcome).Inc()

@@ -143,12 +143,10 @@ func (s *Server) authorize(c *gin.Context) {
 		return
 	}
 
-	// Clients that send no state are told apart by their PKCE challenge, so
-	// each new flow gets its own grant while a repeated request finds it.
-	requestState := req.state
-	if requestState == "" {
-		requestState = "pkce:" + req.codeChallenge
-	}
+	// The PKCE challenge is part of the request's identity, so a repeated
+	// request finds its grant while a request that reuses the state with
+	// another challenge cannot collect the code that was approved for it.
+	requestState := req.state + "\x00" + req.codeChallenge
 	grant, err := s.Registry.RequestGrant(registry.PendingGrantRequest{
 		CapsuleID: req.capsuleID, PrincipalID: req.client.PrincipalID, ClientID: req.client.ClientID,
 		ClientName: req.client.Name, Role: req.role, State: requestState, RedirectURI: req.redirectURI, Scope: req.scope,

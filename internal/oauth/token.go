@@ -59,8 +59,12 @@ func (s *Server) exchangeCode(c *gin.Context, cl *client) {
 		return
 	}
 	if !first {
+		if record.connectionID == "" {
+			tokenError(c, http.StatusBadRequest, "invalid_grant", "code was already presented once and its exchange failed; codes are single-use, so run the authorization flow again")
+			return
+		}
 		// A replayed code may be stolen: revoke what its first use issued.
-		if record.connectionID != "" {
+		{
 			if _, err := s.Registry.SetShareStatus(record.connectionID, store.StatusRevoked); err != nil {
 				s.Logger.Error("cannot revoke the tokens of a replayed code", "connection_id", record.connectionID, "error", err)
 			}

@@ -103,7 +103,7 @@ func (r *Registry) SetShareStatus(connectionID, status string) (Connection, erro
 		return Connection{}, err
 	}
 	if !changed {
-		return connectionOf(updated), nil
+		return r.withPendingUse(connectionOf(updated)), nil
 	}
 
 	if status == store.StatusRevoked {
@@ -114,7 +114,16 @@ func (r *Registry) SetShareStatus(connectionID, status string) (Connection, erro
 	}
 	r.ConnectionChanged(connectionID)
 	r.Logger.Info("connection status changed", "connection_id", connectionID, "capsule_id", updated.CapsuleID, "status", status)
-	return connectionOf(updated), nil
+	return r.withPendingUse(connectionOf(updated)), nil
+}
+
+// withPendingUse sets the last use not yet written to shares.json, as
+// ListConnections does.
+func (r *Registry) withPendingUse(c Connection) Connection {
+	if used, ok := r.ops().usage.pendingTimes()[c.ConnectionID]; ok && (c.LastUsedAt == nil || used.After(*c.LastUsedAt)) {
+		c.LastUsedAt = &used
+	}
+	return c
 }
 
 // revokeCredentials marks every credential of a connection revoked, so that

@@ -47,10 +47,13 @@ func (r *Registry) IssueTokens(grant store.Grant) (TokenPair, error) {
 
 	now := r.Now()
 	grantID := grant.ID
+	// The connection lives as long as its refresh token; each rotation
+	// moves its expiry.
+	expiresAt := now.Add(RefreshTokenTTL)
 	share := store.Share{
 		ConnectionID: ids.New(ids.Connection), CapsuleID: grant.CapsuleID, PrincipalID: grant.PrincipalID,
 		Label: grant.ClientName, Role: grant.Role, Kind: store.KindOAuth, Status: store.StatusActive,
-		GrantID: &grantID, CreatedAt: now,
+		GrantID: &grantID, CreatedAt: now, ExpiresAt: &expiresAt,
 	}
 	err := r.Store.Shares.Update(func(doc *store.SharesDoc) error {
 		doc.Shares = append(doc.Shares, share)
@@ -115,7 +118,7 @@ func (r *Registry) RefreshTokens(refreshToken, principalID string) (TokenPair, e
 	}
 	switch {
 	case cred.RotatedAt != nil:
-		if err := r.revokeFamily(share.ConnectionID, now); err != nil {
+		if err := r.revokeFamily(share, now, "refresh-token-reuse"); err != nil {
 			return TokenPair{}, err
 		}
 		r.Logger.Warn("refresh token reused; token family revoked", "connection_id", share.ConnectionID, "principal_id", principalID)
@@ -149,6 +152,18 @@ func (r *Registry) RefreshTokens(refreshToken, principalID string) (TokenPair, e
 	if err != nil {
 		return TokenPair{}, err
 	}
+	expiresAt := now.Add(RefreshTokenTTL)
+	err = r.Store.Shares.Update(func(doc *store.SharesDoc) error {
+		for i := range doc.Shares {
+			if doc.Shares[i].ConnectionID == share.ConnectionID {
+				doc.Shares[i].ExpiresAt = &expiresAt
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return TokenPair{}, fmt.Errorf("extend OAuth connection %s: %w", share.ConnectionID, err)
+	}
 	r.ConnectionChanged(share.ConnectionID)
 	return pair, nil
 }
@@ -168,7 +183,7 @@ func (r *Registry) RevokeToken(token string) (bool, error) {
 	if !ok {
 		return false, nil
 	}
-	if err := r.revokeFamily(share.ConnectionID, r.Now()); err != nil {
+	if err := r.revokeFamily(share, r.Now(), "oauth-client"); err != nil {
 		return true, err
 	}
 	r.Logger.Info("OAuth token family revoked", "connection_id", share.ConnectionID, "principal_id", share.PrincipalID)
@@ -190,9 +205,11 @@ func (r *Registry) family(hash string) (store.Credential, store.Share, bool) {
 	return store.Credential{}, store.Share{}, false
 }
 
-// revokeFamily revokes a connection and all its credentials. The caller
-// holds ops.mutations.
-func (r *Registry) revokeFamily(connectionID string, now time.Time) error {
+// revokeFamily revokes a connection, all its credentials and the grant it
+// was issued under, so Approvals and Connections agree; actor becomes the
+// grant's revoked_by. The caller holds ops.mutations.
+func (r *Registry) revokeFamily(share store.Share, now time.Time, actor string) error {
+	connectionID := share.ConnectionID
 	err := r.Store.Shares.Update(func(doc *store.SharesDoc) error {
 		for i := range doc.Shares {
 			sh := &doc.Shares[i]
@@ -209,6 +226,11 @@ func (r *Registry) revokeFamily(connectionID string, now time.Time) error {
 	}
 	if err := r.revokeCredentials(connectionID, now); err != nil {
 		return fmt.Errorf("revoke credentials of %s: %w", connectionID, err)
+	}
+	if share.GrantID != nil {
+		if _, err := r.revokeGrants(map[string]bool{*share.GrantID: true}, actor, false); err != nil {
+			return fmt.Errorf("revoke grant of %s: %w", connectionID, err)
+		}
 	}
 	r.ConnectionChanged(connectionID)
 	return nil

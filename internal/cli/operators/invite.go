@@ -73,7 +73,7 @@ func RunInvite(ctx context.Context, opts *InviteOptions) error {
 	if invite.Emailed {
 		p.Println("The registry emailed the link. It is also shown here, only this once:")
 	} else {
-		p.Println("No SMTP URL is set, so send this single-use link to the operator yourself; it is shown only this once:")
+		p.Println("The link was not emailed (no SMTP URL is set, or sending failed: the daemon log says which), so send this single-use link to the operator yourself; it is shown only this once:")
 	}
 	p.Printf("  %s\n", p.Bold(invite.URL))
 	return nil
