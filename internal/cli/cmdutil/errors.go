@@ -36,8 +36,12 @@ func Classify(err error) *ExitError {
 	var apiErr *client.APIError
 	if errors.As(err, &apiErr) {
 		switch apiErr.Status {
-		case http.StatusUnauthorized, http.StatusForbidden:
+		case http.StatusUnauthorized:
 			return &ExitError{Code: ExitAuth, Err: fmt.Errorf("%w; pass the daemon's admin key with --key, CAPSOL_ADMIN_KEY or $CAPSOL_HOME/admin.key", err)}
+		case http.StatusForbidden:
+			// The admin key was accepted; the registry's policy or the
+			// caller's role refused the action, and the message says which.
+			return &ExitError{Code: ExitAuth, Err: err}
 		case http.StatusNotFound:
 			return &ExitError{Code: ExitNotFound, Err: err}
 		}

@@ -6,6 +6,7 @@ package logs
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -106,6 +107,11 @@ func ParseAge(s string) (time.Duration, error) {
 			n, err := strconv.Atoi(number)
 			if err != nil || n <= 0 {
 				break
+			}
+			// time.Duration holds about 292 years; a larger age would
+			// overflow into a cutoff in the recent past.
+			if int64(n) > int64(math.MaxInt64/unit) {
+				return 0, fmt.Errorf("invalid age %q: at most %d%s (about 290 years)", s, int64(math.MaxInt64/unit), suffix)
 			}
 			return time.Duration(n) * unit, nil
 		}
