@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -129,11 +131,24 @@ func Run(opts *Options) error {
 	return nil
 }
 
+// readyURL is the /ready URL of the daemon as the operator's environment
+// names it: CAPSOL_URL, else the PORT the daemon will bind, else the first
+// port it tries.
+func readyURL() string {
+	if u := os.Getenv("CAPSOL_URL"); u != "" {
+		return strings.TrimRight(u, "/") + "/ready"
+	}
+	if port := os.Getenv("PORT"); port != "" {
+		return "localhost:" + port + "/ready"
+	}
+	return "localhost:4000/ready"
+}
+
 func nextSteps(res *backup.RestoreResult) []string {
 	dir := bootfail.ShellQuote(res.DataDir)
 	return []string{
 		"Start the daemon: systemctl start capsol (or: CAPSOL_DATA_DIR=" + dir + " capsol serve)",
-		`Check it: curl -s localhost:4000/ready  # expect "ready"`,
+		`Check it: curl -s ` + readyURL() + `  # expect "ready"`,
 		"On a new machine, also put back the admin key ($CAPSOL_HOME/admin.key, unless CAPSOL_ADMIN_KEY is set) and the secret key: the archive does not contain them.",
 	}
 }
