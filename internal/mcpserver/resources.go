@@ -30,7 +30,7 @@ func (c *capsuleServer) addResources(srv *mcp.Server) {
 	})
 }
 
-// resourceMiddleware answers resources/list from the box, paginated, and
+// resourceMiddleware serves resources/list from the box, paginated, and
 // resources/read for any entry URI, because entries are created at run time
 // and the SDK only lists resources registered up front.
 func (c *capsuleServer) resourceMiddleware(next mcp.MethodHandler) mcp.MethodHandler {

@@ -134,8 +134,8 @@ func roleOfScope(scope string) (role, granted string, err error) {
 }
 
 // authorize handles GET /oauth/authorize. Without an approver signed in it
-// records a pending grant and answers a page that waits; once the grant is
-// approved the same request answers the redirect with a code.
+// records a pending grant and responds with a page that waits. Once the
+// grant is approved, the same request gets the redirect with a code.
 func (s *Server) authorize(c *gin.Context) {
 	req, aerr := s.parseAuthorizeRequest(c.Request)
 	if aerr != nil {
@@ -184,7 +184,7 @@ func (s *Server) authorize(c *gin.Context) {
 	s.renderPage(c, http.StatusOK, "waiting", data)
 }
 
-// issueCode answers an approved request with the redirect that carries the
+// issueCode responds to an approved request with the redirect that carries the
 // code. A code is issued once per grant.
 func (s *Server) issueCode(c *gin.Context, req *authorizeRequest, grant store.Grant) {
 	first, err := s.Registry.MarkCodeIssued(grant.ID)

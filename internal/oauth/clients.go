@@ -309,7 +309,7 @@ func (s *Server) fetchMetadataDocument(ctx context.Context, docURL string) (*reg
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("client metadata document %s answered HTTP %d (redirects are not followed)", docURL, resp.StatusCode)
+		return nil, fmt.Errorf("client metadata document %s responded with HTTP %d (redirects are not followed)", docURL, resp.StatusCode)
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, cimdMaxLen+1))
 	if err != nil {

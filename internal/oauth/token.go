@@ -13,7 +13,7 @@ import (
 	"github.com/capsol/capsol/internal/store"
 )
 
-// tokenError answers a token request with an RFC 6749 5.2 error.
+// tokenError responds to a token request with an RFC 6749 5.2 error.
 func tokenError(c *gin.Context, status int, code, description string) {
 	c.Set("error_code", code)
 	c.Header("Cache-Control", "no-store")
@@ -154,7 +154,7 @@ func (s *Server) writeTokens(c *gin.Context, pair registry.TokenPair) {
 }
 
 // revoke handles POST /oauth/revoke (RFC 7009). Holding a token is enough
-// to revoke its family; unknown tokens answer 200 as the RFC requires.
+// to revoke its family; unknown tokens get 200, as the RFC requires.
 func (s *Server) revoke(c *gin.Context) {
 	if err := c.Request.ParseForm(); err != nil {
 		tokenError(c, http.StatusBadRequest, "invalid_request", "the body is not application/x-www-form-urlencoded: "+err.Error())

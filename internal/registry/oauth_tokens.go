@@ -20,7 +20,7 @@ const (
 // that is unknown, expired, revoked or reused.
 const CodeInvalidGrant = "invalid_grant"
 
-// TokenPair is what the token endpoint returns.
+// TokenPair is the response of the token endpoint.
 type TokenPair struct {
 	AccessToken  string
 	RefreshToken string
