@@ -62,7 +62,14 @@ func newRootCommand(f *cmdutil.Factory) *cobra.Command {
 		Short: "Operate a capsol registry: serve it, check it, back it up and manage access",
 		Long: `capsol is the operator's command for a capsol registry. "capsol serve" runs
 the daemon; the other commands wrap the day-2 runbooks, either against the
-daemon's /v1 API or directly on the data directory.`,
+daemon's /v1 API or directly on the data directory.
+
+Environment: CAPSOL_URL (daemon URL), CAPSOL_ADMIN_KEY (admin key),
+CAPSOL_DATA_DIR (data directory), CAPSOL_HOME (admin.key and config.yaml),
+NO_COLOR (plain output).
+
+Exit status: 0 success, 1 failure, 2 usage error, 3 not found,
+4 authentication or authorization refused, 5 daemon unreachable.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
