@@ -28,6 +28,7 @@ when a problem was found.`,
 			home = resolve(cmd, "home", home, "CAPSOL_HOME", defaultHome())
 			report := doctor.Run(doctor.Options{
 				DataDir: absPath(dataDir), Home: absPath(home), AdminKeyEnv: os.Getenv("CAPSOL_ADMIN_KEY") != "",
+				SecretKey: os.Getenv("CAPSOL_SECRET_KEY"), SecretKeyFile: os.Getenv("CAPSOL_SECRET_KEY_FILE"),
 			})
 			if err := printDoctorReport(cmd, report, output); err != nil {
 				return err

@@ -14,6 +14,7 @@ import (
 	"github.com/capsol/capsol/internal/fsutil"
 	"github.com/capsol/capsol/internal/ids"
 	"github.com/capsol/capsol/internal/keys"
+	"github.com/capsol/capsol/internal/registry"
 	"github.com/capsol/capsol/internal/store"
 	"github.com/capsol/capsol/internal/version"
 )
@@ -39,6 +40,11 @@ type Options struct {
 	DataDir     string
 	Home        string
 	AdminKeyEnv bool // CAPSOL_ADMIN_KEY is set, so admin.key is not needed
+
+	// SecretKey and SecretKeyFile are CAPSOL_SECRET_KEY and
+	// CAPSOL_SECRET_KEY_FILE, to check that the key decrypts the settings.
+	SecretKey     string
+	SecretKeyFile string
 }
 
 // Report is every finding of one run.
@@ -79,6 +85,7 @@ func Run(opts Options) Report {
 	r.checkTemps(opts.DataDir)
 	r.checkBoxes(opts.DataDir)
 	r.checkAdminKey(opts)
+	r.checkSecretKey(opts)
 	return *r
 }
 
@@ -235,4 +242,57 @@ func (r *Report) checkAdminKey(opts Options) {
 func restoreFix(dir, name string) string {
 	return fmt.Sprintf("Restore this one file from your latest backup: tar -xzf capsol-backup-YYYYmmdd-HHMMSS.tgz -C %s %s/%s",
 		filepath.Dir(dir), filepath.Base(dir), name)
+}
+
+// checkSecretKey reports whether the configured secret key decrypts the
+// encrypted values of settings.json, which fails after the key changed.
+func (r *Report) checkSecretKey(opts Options) {
+	path := filepath.Join(opts.DataDir, store.SettingsFile)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return
+	}
+	var settings store.Settings
+	if json.Unmarshal(data, &settings) != nil {
+		return
+	}
+	encrypted := map[string]string{}
+	if v := settings.OIDC.ClientSecret; v != nil && strings.HasPrefix(*v, registry.EncryptedPrefix) {
+		encrypted["oidc.client_secret"] = *v
+	}
+	if v := settings.SMTPURL; v != nil && strings.HasPrefix(*v, registry.EncryptedPrefix) {
+		encrypted["smtp_url"] = *v
+	}
+	if len(encrypted) == 0 {
+		r.add("secret_key", OK, path, "no encrypted settings to check", "")
+		return
+	}
+	if opts.SecretKey == "" && opts.SecretKeyFile == "" {
+		r.add("secret_key", Warning, path, "settings.json holds encrypted values, and neither CAPSOL_SECRET_KEY nor CAPSOL_SECRET_KEY_FILE is set here to check them",
+			"Run doctor with the daemon's CAPSOL_SECRET_KEY_FILE (or CAPSOL_SECRET_KEY) set.")
+		return
+	}
+	key, err := keys.LoadSecretKey(opts.SecretKey, opts.SecretKeyFile, false)
+	if err != nil {
+		r.add("secret_key", Problem, opts.SecretKeyFile, err.Error(), "Point CAPSOL_SECRET_KEY_FILE at the daemon's secret key file.")
+		return
+	}
+	cipher, err := registry.NewSettingsCipher(key.Material)
+	if err != nil {
+		r.add("secret_key", Problem, key.Source, err.Error(), "")
+		return
+	}
+	fields := make([]string, 0, len(encrypted))
+	for field := range encrypted {
+		fields = append(fields, field)
+	}
+	sort.Strings(fields)
+	for _, field := range fields {
+		if _, err := cipher.Decrypt(encrypted[field]); err != nil {
+			r.add("secret_key", Problem, path, fmt.Sprintf("%s does not decrypt with the secret key from %s, so the key changed after it was stored", field, key.Source),
+				"Use the previous secret key, or re-enter the value: capsol settings set, or dashboard → Settings.")
+			continue
+		}
+		r.add("secret_key", OK, path, field+" decrypts with the secret key from "+key.Source, "")
+	}
 }
