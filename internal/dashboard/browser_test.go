@@ -237,6 +237,7 @@ func TestBrowserDashboard(t *testing.T) {
 
 		b.open(e.base + "/dashboard/approvals")
 		require.Contains(t, b.text("nav"), "Approvals1")
+		require.Contains(t, b.text("#"+grants[0].ID), "http://127.0.0.1:53682/callback")
 		b.screenshot("approvals")
 		b.click("#"+grants[0].ID+" button.primary", "main .notice")
 		require.Contains(t, b.text("main .notice"), "Request approved")

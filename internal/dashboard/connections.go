@@ -107,7 +107,7 @@ func (d *Dashboard) confirmConnection(c *gin.Context) {
 	}[status]
 	data := confirmData{
 		Action: "/dashboard/connections/" + conn.ConnectionID + "/status", Back: "/dashboard/connections",
-		Heading: verb + " connection " + conn.Label + "?", Button: verb + " connection", Danger: status != store.StatusActive,
+		Heading: verb + " connection " + conn.Label + "?", Button: verb + " connection", Danger: status == store.StatusRevoked,
 		Facts: [][2]string{
 			{"Label", conn.Label}, {"Connection", conn.ConnectionID}, {"Capsule", d.capsuleNames()[conn.CapsuleID] + " (" + conn.CapsuleID + ")"},
 			{"Kind", conn.Kind}, {"Role", conn.Role}, {"Status", conn.Status}, {"Last used", ago(conn.LastUsedAt)},
@@ -140,9 +140,32 @@ func (d *Dashboard) setConnectionStatus(c *gin.Context) {
 }
 
 type approvalsData struct {
-	Pending  []registry.Grant
+	Pending  []pendingRequest
 	Approved []registry.Grant
 	Capsules map[string]string
+}
+
+// pendingRequest is a pending grant with the OAuth client id and redirect
+// URI of its authorization request, which tell apart two requests of
+// clients with the same name.
+type pendingRequest struct {
+	registry.Grant
+	ClientID    string
+	RedirectURI string
+}
+
+// pendingRequests adds the stored request details to pending grants.
+func (d *Dashboard) pendingRequests(grants []registry.Grant) []pendingRequest {
+	records := map[string]store.Grant{}
+	for _, g := range d.Registry.Store.Grants.Get().Grants {
+		records[g.ID] = g
+	}
+	requests := make([]pendingRequest, 0, len(grants))
+	for _, g := range grants {
+		record := records[g.ID]
+		requests = append(requests, pendingRequest{Grant: g, ClientID: record.ClientID, RedirectURI: record.RedirectURI})
+	}
+	return requests
 }
 
 func (d *Dashboard) approvalsPage(c *gin.Context) {
@@ -156,7 +179,7 @@ func (d *Dashboard) approvalsPage(c *gin.Context) {
 		d.failure(c, err)
 		return
 	}
-	data := approvalsData{Pending: pending, Approved: approved, Capsules: d.capsuleNames()}
+	data := approvalsData{Pending: d.pendingRequests(pending), Approved: approved, Capsules: d.capsuleNames()}
 	d.render(c, http.StatusOK, "approvals", d.newView(c, "approvals", "Approvals", data))
 }
 

@@ -123,6 +123,46 @@ func TestDashboardRoleLimits(t *testing.T) {
 	require.Equal(t, "paused", connections[0].Status)
 }
 
+func TestConnectionConfirmStyles(t *testing.T) {
+	e := startDaemon(t, envOptions{})
+	b, _ := e.breakGlassBrowser()
+	capsule, err := e.client.CreateCapsule(t.Context(), client.CreateCapsuleRequest{Name: "notes"})
+	require.NoError(t, err)
+	share, err := e.client.CreateShare(t.Context(), capsule.ID, client.CreateShareRequest{Label: "bot", Role: "reader"})
+	require.NoError(t, err)
+	confirm := e.base + "/dashboard/connections/" + share.ConnectionID + "/confirm?status="
+
+	// Pausing and resuming can be undone, so they are normal actions.
+	for _, status := range []string{"paused", "active"} {
+		page := b.get(confirm + status)
+		require.Equal(t, http.StatusOK, page.status, status)
+		require.Contains(t, page.body, `<button class="primary" type="submit">`, status)
+		require.NotContains(t, page.body, `class="danger"`, status)
+		require.NotContains(t, page.body, "alert bad", status)
+	}
+
+	page := b.get(confirm + "revoked")
+	require.Equal(t, http.StatusOK, page.status)
+	require.Contains(t, page.body, `<button class="danger" type="submit">Revoke connection</button>`)
+	require.Contains(t, page.body, "alert bad")
+}
+
+func TestApprovalsShowRequestDetails(t *testing.T) {
+	e := startDaemon(t, envOptions{})
+	b, _ := e.breakGlassBrowser()
+	capsule, err := e.client.CreateCapsule(t.Context(), client.CreateCapsuleRequest{Name: "notes"})
+	require.NoError(t, err)
+	authorize, err := url.Parse(pendingAuthorization(t, e, capsule.ID))
+	require.NoError(t, err)
+	clientID := authorize.Query().Get("client_id")
+	require.NotEmpty(t, clientID)
+
+	page := b.get(e.base + "/dashboard/approvals")
+	require.Equal(t, http.StatusOK, page.status)
+	require.Contains(t, page.body, "<code class=\"small\">"+clientID+"</code>")
+	require.Contains(t, page.body, "<code>http://127.0.0.1:53682/callback</code>")
+}
+
 func TestDashboardCapsuleActions(t *testing.T) {
 	e := startDaemon(t, envOptions{})
 	b, csrf := e.signedInBrowser("ada@example.com", "admin")
