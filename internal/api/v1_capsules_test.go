@@ -159,6 +159,39 @@ func TestCapsuleOwnership(t *testing.T) {
 	require.Equal(t, operator, *unchanged.OwnerID)
 }
 
+func TestDisabledOperatorCannotOwn(t *testing.T) {
+	reg := bootDaemon(t)
+	ctx := t.Context()
+	operator, err := reg.Client.CreateOperator(ctx, "ada@example.com", "viewer")
+	require.NoError(t, err)
+	_, err = reg.Client.SetOperatorStatus(ctx, operator.ID, client.OperatorDisabled)
+	require.NoError(t, err)
+	capsule, err := reg.Client.CreateCapsule(ctx, client.CreateCapsuleRequest{Name: "notes"})
+	require.NoError(t, err)
+
+	_, err = reg.Client.UpdateCapsule(ctx, capsule.ID, client.UpdateCapsuleRequest{OwnerID: &operator.ID})
+	apiErr := requireAPIError(t, err, http.StatusConflict, "conflict")
+	require.Contains(t, apiErr.Message, operator.ID)
+	require.Contains(t, apiErr.Message, "ada@example.com")
+	require.Contains(t, apiErr.Message, "capsol operators enable "+operator.ID)
+	require.Contains(t, apiErr.Message, "another owner")
+
+	_, err = reg.Client.UpdateCapsule(ctx, capsule.ID, client.UpdateCapsuleRequest{ClaimOwnership: true, OwnerID: &operator.ID})
+	requireAPIError(t, err, http.StatusConflict, "conflict")
+	_, err = reg.Client.CreateCapsule(ctx, client.CreateCapsuleRequest{Name: "owned", OwnerID: operator.ID})
+	requireAPIError(t, err, http.StatusConflict, "conflict")
+	unchanged, err := reg.Client.GetCapsule(ctx, capsule.ID)
+	require.NoError(t, err)
+	require.Nil(t, unchanged.OwnerID)
+
+	// Once enabled again, the operator can own the capsule.
+	_, err = reg.Client.SetOperatorStatus(ctx, operator.ID, client.OperatorActive)
+	require.NoError(t, err)
+	owned, err := reg.Client.UpdateCapsule(ctx, capsule.ID, client.UpdateCapsuleRequest{OwnerID: &operator.ID})
+	require.NoError(t, err)
+	require.Equal(t, operator.ID, *owned.OwnerID)
+}
+
 func TestCapsuleNameValidation(t *testing.T) {
 	reg := bootDaemon(t)
 	for _, name := range []string{"", "   ", "bell\a", strings.Repeat("n", registry.MaxNameBytes+1)} {

@@ -49,15 +49,22 @@ func cleanText(field, text string, required bool) (string, error) {
 	return text, nil
 }
 
-// checkOwner rejects an owner id that is not the id of an operator.
+// checkOwner rejects an owner id that is not the id of an operator, and
+// a disabled operator as a conflict.
 func (r *Registry) checkOwner(ownerID string) error {
 	if !ids.Valid(ids.Operator, ownerID) {
 		return newError(CodeInvalidRequest, "owner_id %q is not an operator id (op_ followed by 26 characters); list operators with GET /v1/operators", ownerID)
 	}
 	for _, p := range r.Store.Principals.Get().Principals {
-		if p.ID == ownerID && p.Kind == store.PrincipalOperator {
-			return nil
+		if p.ID != ownerID || p.Kind != store.PrincipalOperator {
+			continue
 		}
+		if op := operatorOf(p); op.Status == OperatorDisabled {
+			return newError(CodeConflict,
+				"operator %s (%s) is disabled and cannot own a capsule; enable them first with capsol operators enable %s, or pick another owner",
+				op.ID, op.Email, op.ID)
+		}
+		return nil
 	}
 	return newError(CodeInvalidRequest, "owner_id %s is not an operator of this registry; list operators with GET /v1/operators", ownerID)
 }
