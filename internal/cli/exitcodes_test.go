@@ -1,8 +1,11 @@
 package cli
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/capsol/capsol/pkg/client"
 )
 
 // clearEnv empties the CAPSOL_* variables that the global flags read, so
@@ -68,6 +71,54 @@ func TestExitCodes(t *testing.T) {
 				t.Errorf("stderr does not contain %q:\n%s", tt.stderr, stderr)
 			}
 		})
+	}
+}
+
+func TestBatchOutputOnFailure(t *testing.T) {
+	clearEnv(t)
+	d := bootDaemon(t)
+	api := []string{"--server", d.URL, "--key", testAdminKey}
+	var capsule client.Capsule
+	runJSON(t, &capsule, join(api, "capsules", "create", "fleet")...)
+	var token client.EnrollmentToken
+	runJSON(t, &token, join(api, "enrollments", "create", capsule.ID, "--role", "reader")...)
+	unknownGrant := "grt_01jc0000000000000000000000"
+	unknownEnrollment := "enr_01jc0000000000000000000000"
+
+	// When every id fails, stdout stays empty and stderr names the ids.
+	for _, args := range [][]string{
+		join(api, "grants", "approve", unknownGrant, "-o", "json"),
+		join(api, "grants", "revoke", unknownGrant),
+		join(api, "enrollments", "revoke", unknownEnrollment, "-o", "json"),
+		join(api, "enrollments", "revoke", unknownEnrollment),
+	} {
+		code, stdout, stderr := run(t, args...)
+		if code != ExitNotFound {
+			t.Errorf("capsol %s: exit status %d, want %d\nstderr: %s", strings.Join(args, " "), code, ExitNotFound, stderr)
+		}
+		if stdout != "" {
+			t.Errorf("capsol %s printed on stdout:\n%s", strings.Join(args, " "), stdout)
+		}
+		if !strings.Contains(stderr, "_01jc0000000000000000000000") {
+			t.Errorf("capsol %s: stderr does not name the id:\n%s", strings.Join(args, " "), stderr)
+		}
+	}
+
+	// When some ids succeed, stdout lists them and the exit status reports
+	// the failure.
+	args := join(api, "enrollments", "revoke", token.EnrollmentID, unknownEnrollment, "-o", "json")
+	code, stdout, stderr := run(t, args...)
+	if code != ExitNotFound {
+		t.Errorf("partial revoke: exit status %d, want %d\nstderr: %s", code, ExitNotFound, stderr)
+	}
+	var result struct {
+		Revoked []string `json:"revoked"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &result); err != nil {
+		t.Fatalf("partial revoke printed no JSON: %v\n%s", err, stdout)
+	}
+	if len(result.Revoked) != 1 || result.Revoked[0] != token.EnrollmentID {
+		t.Errorf("partial revoke printed %v, want [%s]", result.Revoked, token.EnrollmentID)
 	}
 }
 

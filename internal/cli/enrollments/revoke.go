@@ -34,7 +34,7 @@ enrollments with them are refused with 401 invalid_token. Shares already
 made with a token stay; revoke them with capsol connections revoke.
 
 Output: one line per token on a terminal, otherwise (or with -o json)
-{"revoked": [ids]}.
+{"revoked": [ids]}. When every token fails, nothing is printed on stdout.
 
 Exit status: 0 done, 1 failed, 2 usage error, 3 not found, 4 admin key
 rejected, 5 daemon unreachable.`,
@@ -55,7 +55,8 @@ rejected, 5 daemon unreachable.`,
 }
 
 // RunRevoke revokes each token of opts. Every token is tried, and the
-// error joins the failures.
+// error joins the failures. When every token failed, nothing is printed
+// on stdout.
 func RunRevoke(ctx context.Context, opts *RevokeOptions) error {
 	result := RevokeResult{Revoked: []string{}}
 	var errs []error
@@ -66,6 +67,10 @@ func RunRevoke(ctx context.Context, opts *RevokeOptions) error {
 		}
 		result.Revoked = append(result.Revoked, id)
 	}
+	if len(result.Revoked) == 0 {
+		return errors.Join(errs...)
+	}
+
 	if opts.Printer.JSON() {
 		if err := opts.Printer.PrintJSON(result); err != nil {
 			return err

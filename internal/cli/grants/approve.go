@@ -16,7 +16,8 @@ waiting on the authorization page is redirected with its code and can
 fetch tokens.
 
 Output: one line per grant on a terminal, otherwise (or with -o json)
-{"grants": [grant as in capsol grants list]}.
+{"grants": [grant as in capsol grants list]}. When every grant fails,
+nothing is printed on stdout.
 
 Exit status: 0 done, 1 failed, 2 usage error, 3 not found, 4 admin key
 rejected, 5 daemon unreachable.`,

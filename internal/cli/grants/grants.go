@@ -76,7 +76,8 @@ type DecideResult struct {
 }
 
 // RunDecide approves or revokes each grant of opts. Every grant is tried,
-// and the error joins the failures.
+// and the error joins the failures. When every grant failed, nothing is
+// printed on stdout.
 func RunDecide(ctx context.Context, opts *DecideOptions) error {
 	decide, past := opts.Client.ApproveGrant, "Approved"
 	if opts.Revoke {
@@ -97,6 +98,9 @@ func RunDecide(ctx context.Context, opts *DecideOptions) error {
 			continue
 		}
 		result.Grants = append(result.Grants, grant)
+	}
+	if len(result.Grants) == 0 {
+		return errors.Join(errs...)
 	}
 
 	if opts.Printer.JSON() {
