@@ -98,8 +98,10 @@ func TestEnrollmentsRunbook(t *testing.T) {
 		EnrollURL    string `json:"enroll_url"`
 	}
 	runJSON(t, &token, join(api, "enrollments", "create", capsule.ID, "--role", "reader", "--uses", "2", "--label", "fleet")...)
-	if token.EnrollURL != d.URL+"/enroll" {
-		t.Errorf("enroll_url %q, want %s/enroll", token.EnrollURL, d.URL)
+	// The registry's public URL, not the --server URL, is what agents on
+	// other hosts reach.
+	if token.EnrollURL != d.BaseURL+"/enroll" {
+		t.Errorf("enroll_url %q, want %s/enroll", token.EnrollURL, d.BaseURL)
 	}
 	enrolled, err := client.New(d.URL, "", nil).Enroll(context.Background(), token.Token, "agent-1")
 	if err != nil {

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -48,6 +49,23 @@ func (c *Client) UpdateCapsule(ctx context.Context, id string, req UpdateCapsule
 // its box is moved to boxes/.deleted/.
 func (c *Client) DeleteCapsule(ctx context.Context, id string) error {
 	return c.do(ctx, request{method: http.MethodDelete, path: "/v1/capsules/" + pathID(id), admin: true}, nil)
+}
+
+// CapsuleMCPURL returns the MCP URL of a capsule from its OAuth protected
+// resource metadata (RFC 9728). The URL starts with the registry's public
+// URL, which can differ from the URL that the client calls.
+func (c *Client) CapsuleMCPURL(ctx context.Context, capsuleID string) (string, error) {
+	var out struct {
+		Resource string `json:"resource"`
+	}
+	path := "/.well-known/oauth-protected-resource/mcp/" + pathID(capsuleID)
+	if err := c.do(ctx, request{method: http.MethodGet, path: path}, &out); err != nil {
+		return "", err
+	}
+	if out.Resource == "" {
+		return "", fmt.Errorf("GET %s: the response has no resource", path)
+	}
+	return out.Resource, nil
 }
 
 // CapsuleLogs returns the capsule audit log entries that match f, newest

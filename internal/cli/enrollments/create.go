@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -19,7 +20,8 @@ type CreateOptions struct {
 	Printer   cmdutil.Printer
 	CapsuleID string
 	Request   client.CreateEnrollmentRequest
-	// Server is the registry URL the enroll command is printed with.
+	// Server is the registry URL this command calls. The enroll command is
+	// printed with it only when the public URL cannot be read.
 	Server string
 }
 
@@ -45,7 +47,8 @@ role.
 
 Output: the token and the enroll command on a terminal, otherwise (or with
 -o json) {"enrollment_id", "token", "expires_at", "capsule_id",
-"enroll_url"}.
+"enroll_url"}. enroll_url starts with the registry's public URL, as share
+MCP URLs do; when the public URL cannot be read, it starts with --server.
 
 Exit status: 0 created, 1 failed, 2 usage error, 3 capsule not found,
 4 admin key rejected, 5 daemon unreachable.`,
@@ -99,7 +102,8 @@ func RunCreate(ctx context.Context, opts *CreateOptions) error {
 		}
 		return err
 	}
-	result := CreateResult{EnrollmentToken: token, CapsuleID: opts.CapsuleID, EnrollURL: opts.Server + "/enroll"}
+	base, public := publicBase(ctx, opts)
+	result := CreateResult{EnrollmentToken: token, CapsuleID: opts.CapsuleID, EnrollURL: base + "/enroll"}
 	p := opts.Printer
 	if p.JSON() {
 		return p.PrintJSON(result)
@@ -112,7 +116,28 @@ func RunCreate(ctx context.Context, opts *CreateOptions) error {
 	if err != nil {
 		return err
 	}
-	p.Println("An agent enrolls with (use the registry's public URL from other hosts):")
+	if public {
+		p.Println("An agent enrolls with:")
+	} else {
+		p.Println("An agent enrolls with (use the registry's public URL from other hosts):")
+	}
 	p.Printf("  curl -s -X POST -H 'Content-Type: application/json' -d %s %s\n", bootfail.ShellQuote(string(body)), result.EnrollURL)
 	return nil
+}
+
+// publicBase returns the registry's public URL, which agents on other
+// hosts reach, and true. The MCP URL of every capsule is that URL followed
+// by /mcp/<capsule-id>. When the MCP URL cannot be read, publicBase
+// returns opts.Server and false, because the token is already created and
+// must still be printed.
+func publicBase(ctx context.Context, opts *CreateOptions) (string, bool) {
+	mcpURL, err := opts.Client.CapsuleMCPURL(ctx, opts.CapsuleID)
+	if err != nil {
+		return opts.Server, false
+	}
+	base, found := strings.CutSuffix(mcpURL, "/mcp/"+opts.CapsuleID)
+	if !found || base == "" {
+		return opts.Server, false
+	}
+	return base, true
 }
