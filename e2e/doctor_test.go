@@ -101,7 +101,7 @@ func TestDoctorCorruptIndex(t *testing.T) {
 	assertContains(t, "table output", table.stdout, "problem  index      "+corrupt+": does not parse")
 	assertContains(t, "table output", table.stdout, "fix: Restore this one file from your latest backup")
 	assertContains(t, "table output", table.stdout, filepath.Base(dataDir)+"/capsules.json")
-	assertContains(t, "stderr", table.stderr, "1 problem(s) found in "+dataDir)
+	assertContains(t, "stderr", table.stderr, "1 problem found in "+dataDir)
 
 	jsonRun := run(t, e, capsolBin, "doctor", "--data-dir", dataDir, "-o", "json")
 	if jsonRun.code != 1 {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/capsol/capsol/internal/cli/cmdutil"
 	"github.com/capsol/capsol/internal/doctor"
 )
 
@@ -34,7 +35,7 @@ when a problem was found.`,
 				return err
 			}
 			if n := report.Problems(); n > 0 {
-				return &ExitError{Code: ExitFailure, Err: fmt.Errorf("%d problem(s) found in %s", n, report.DataDir)}
+				return &ExitError{Code: ExitFailure, Err: fmt.Errorf("%s found in %s", cmdutil.Pluralize(n, "problem", "problems"), report.DataDir)}
 			}
 			return nil
 		},

@@ -322,8 +322,8 @@ func printResult(opts *Options, res *Result) error {
 	if res.Source == sourceServer {
 		from = res.Server + " (snapshot)"
 	}
-	fmt.Fprintf(opts.Stdout, "Wrote %s from %s: %d files, %s of data, %s archive, in %s\n",
-		res.File, from, res.Files, cmdutil.FormatBytes(res.Bytes), cmdutil.FormatBytes(res.ArchiveBytes),
+	fmt.Fprintf(opts.Stdout, "Wrote %s from %s: %s, %s of data, %s archive, in %s\n",
+		res.File, from, cmdutil.Pluralize(res.Files, "file", "files"), cmdutil.FormatBytes(res.Bytes), cmdutil.FormatBytes(res.ArchiveBytes),
 		(time.Duration(res.DurationMS) * time.Millisecond).String())
 	fmt.Fprintf(opts.Stdout, "sha256 %s\n", res.SHA256)
 	fmt.Fprintln(opts.Stdout, "Store it apart from the admin key and the secret key, which it does not contain. Check it with: capsol backup verify "+res.File)

@@ -117,8 +117,9 @@ func printReport(opts *VerifyOptions, report *capbackup.Report) error {
 	if report.Manifest {
 		checked = "sizes and SHA-256 match the manifest"
 	}
-	fmt.Fprintf(w, "    %d files (%s), %d directories, %d JSON files parsed, %s\n",
-		report.Files, cmdutil.FormatBytes(report.Bytes), report.Dirs, report.JSONFiles, checked)
+	fmt.Fprintf(w, "    %s (%s), %s, %s parsed, %s\n",
+		cmdutil.Pluralize(report.Files, "file", "files"), cmdutil.FormatBytes(report.Bytes),
+		cmdutil.Pluralize(report.Dirs, "directory", "directories"), cmdutil.Pluralize(report.JSONFiles, "JSON file", "JSON files"), checked)
 	for _, note := range report.Notes {
 		fmt.Fprintln(w, "note:", note)
 	}

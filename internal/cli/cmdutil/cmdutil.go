@@ -182,3 +182,12 @@ func FormatBytes(n int64) string {
 	}
 	return fmt.Sprintf("%.1f %cB", value, "kMGTP"[exp])
 }
+
+// Pluralize returns n followed by singular when n is 1 and by plural
+// otherwise, such as "1 file" and "2 files".
+func Pluralize(n int, singular, plural string) string {
+	if n == 1 {
+		return "1 " + singular
+	}
+	return strconv.Itoa(n) + " " + plural
+}

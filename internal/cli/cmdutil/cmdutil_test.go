@@ -47,6 +47,15 @@ func TestFormatBytes(t *testing.T) {
 	}
 }
 
+func TestPluralize(t *testing.T) {
+	tests := map[int]string{0: "0 entries", 1: "1 entry", 2: "2 entries", 1000: "1000 entries"}
+	for n, want := range tests {
+		if got := Pluralize(n, "entry", "entries"); got != want {
+			t.Errorf("Pluralize(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
 func TestOutputFormatDefaultsToJSONOffTerminal(t *testing.T) {
 	got, err := OutputFormat("", &bytes.Buffer{})
 	if err != nil || got != FormatJSON {

@@ -108,7 +108,7 @@ func RunSetStatus(ctx context.Context, opts *StatusOptions) error {
 		for _, c := range pending {
 			fmt.Fprintf(opts.Stderr, "  %s  %s  %s %s on %s (%s)\n", c.ConnectionID, c.Label, c.Role, c.Kind, c.CapsuleID, c.Status)
 		}
-		question := fmt.Sprintf("%s %d connection(s)? Their agents are refused from their next request on.", capitalize(verb.infinitive), len(pending))
+		question := fmt.Sprintf("%s %s? Their agents are refused from their next request on.", capitalize(verb.infinitive), cmdutil.Pluralize(len(pending), "connection", "connections"))
 		if opts.Status == StatusRevoked {
 			question += " Revoking is final."
 		}

@@ -176,8 +176,8 @@ func loadOldKey(opts *RotateSecretOptions, oldKeyFile, currentFile string, stder
 		return nil
 	}
 	if len(value) < keys.MinSecretKeyBytes {
-		fmt.Fprintf(stderr, "warning: the old secret key from %s is %d bytes, under the %d the daemon accepts, so it is not used; the encrypted settings are cleared\n",
-			source, len(value), keys.MinSecretKeyBytes)
+		fmt.Fprintf(stderr, "warning: the old secret key from %s is %s, under the %d the daemon accepts, so it is not used; the encrypted settings are cleared\n",
+			source, cmdutil.Pluralize(len(value), "byte", "bytes"), keys.MinSecretKeyBytes)
 		return nil
 	}
 	opts.OldKey, opts.OldKeySource = []byte(value), source

@@ -188,7 +188,7 @@ func RunPrune(opts *PruneOptions) error {
 		return err
 	}
 	if len(res.Errors) > 0 {
-		return fmt.Errorf("pruning failed for %d log(s): %s", len(res.Errors), strings.Join(res.Errors, "; "))
+		return fmt.Errorf("pruning failed for %s: %s", cmdutil.Pluralize(len(res.Errors), "log", "logs"), strings.Join(res.Errors, "; "))
 	}
 	return nil
 }
@@ -224,7 +224,7 @@ func printPrune(opts *PruneOptions, res *PruneResult) error {
 		verb = "Would delete"
 	}
 	if res.Files == 0 {
-		p.Printf("No log files older than %s (before %s UTC) in %d logs of %s.\n", res.OlderThan, res.Cutoff.Format("2006-01-02"), res.LogsChecked, res.DataDir)
+		p.Printf("No log files older than %s (before %s UTC) in %s of %s.\n", res.OlderThan, res.Cutoff.Format("2006-01-02"), cmdutil.Pluralize(res.LogsChecked, "log", "logs"), res.DataDir)
 	} else {
 		rows := make([][]string, 0, len(res.Logs))
 		for _, l := range res.Logs {
@@ -237,7 +237,8 @@ func printPrune(opts *PruneOptions, res *PruneResult) error {
 		if err := p.Table([]string{"log", "files", "size", "days"}, rows); err != nil {
 			return err
 		}
-		p.Printf("%s %d files (%s) older than %s from %d of %d logs.\n", verb, res.Files, cmdutil.FormatBytes(res.Bytes), res.OlderThan, len(res.Logs), res.LogsChecked)
+		p.Printf("%s %s (%s) older than %s from %d of %s.\n", verb, cmdutil.Pluralize(res.Files, "file", "files"), cmdutil.FormatBytes(res.Bytes), res.OlderThan,
+			len(res.Logs), cmdutil.Pluralize(res.LogsChecked, "log", "logs"))
 		if res.Archive != "" {
 			archived := "Archived them in"
 			if res.DryRun {

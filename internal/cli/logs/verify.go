@@ -133,7 +133,7 @@ func printVerify(p cmdutil.Printer, res VerifyResult) error {
 		if l.OK {
 			detail = "head " + shortHash(l.Head)
 			if len(l.Leftovers) > 0 {
-				detail += fmt.Sprintf(", %d files left by an interrupted prune", len(l.Leftovers))
+				detail += ", " + cmdutil.Pluralize(len(l.Leftovers), "file", "files") + " left by an interrupted prune"
 			}
 		} else {
 			status = "BROKEN"

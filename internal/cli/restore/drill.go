@@ -114,8 +114,8 @@ func RunDrill(cmd *cobra.Command, opts *DrillOptions) error {
 		fmt.Fprintf(opts.Stdout, "PASSED in %s: the backup restores and the registry boots; %s.\n", total, report.Note)
 		return nil
 	}
-	fmt.Fprintf(opts.Stdout, "PASSED in %s: read capsule %s (%d entries) over MCP as an agent would.\n",
-		total, report.CapsuleID, report.EntryCount)
+	fmt.Fprintf(opts.Stdout, "PASSED in %s: read capsule %s (%s) over MCP as an agent would.\n",
+		total, report.CapsuleID, cmdutil.Pluralize(report.EntryCount, "entry", "entries"))
 	return nil
 }
 

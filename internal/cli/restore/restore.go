@@ -114,8 +114,8 @@ func Run(opts *Options) error {
 	if !res.Report.Manifest {
 		checked = backup.NoManifestNote
 	}
-	fmt.Fprintf(w, "Restored %s from %s: %d files, %s; %s.\n",
-		res.DataDir, res.Archive, res.Report.Files, cmdutil.FormatBytes(res.Report.Bytes), checked)
+	fmt.Fprintf(w, "Restored %s from %s: %s, %s; %s.\n",
+		res.DataDir, res.Archive, cmdutil.Pluralize(res.Report.Files, "file", "files"), cmdutil.FormatBytes(res.Report.Bytes), checked)
 	for _, note := range res.Report.Notes {
 		if note != backup.NoManifestNote {
 			fmt.Fprintln(w, "note:", note)
