@@ -70,3 +70,55 @@ func TestSecretKeyCheck(t *testing.T) {
 		})
 	}
 }
+
+func TestBoxesCheckSkippedWithCorruptIndex(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "registry-data")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Initialize(dir); err != nil {
+		t.Fatal(err)
+	}
+	box := filepath.Join(dir, store.BoxesDir, "cap_01hq3z9x8k7m6n5p4r3s2t1v0w", ".capsol")
+	if err := os.MkdirAll(box, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, store.CapsulesFile), []byte(`{"capsules": [`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	report := Run(Options{DataDir: dir, Home: t.TempDir()})
+	if got := findings(report, "boxes"); len(got) != 0 {
+		t.Errorf("boxes findings with an unreadable capsules.json = %+v, expected none", got)
+	}
+	corrupt := false
+	for _, f := range findings(report, "index") {
+		if f.Severity == Problem && strings.HasSuffix(f.Subject, store.CapsulesFile) {
+			corrupt = true
+		}
+	}
+	if !corrupt {
+		t.Error("the index check does not name the corrupt capsules.json")
+	}
+}
+
+func TestOrphanFixCreatesDeletedDir(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "registry-data")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Initialize(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, store.BoxesDir, "cap_01hq3z9x8k7m6n5p4r3s2t1v0w"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+
+	got := findings(Run(Options{DataDir: dir, Home: t.TempDir()}), "boxes")
+	if len(got) != 1 || got[0].Severity != Warning {
+		t.Fatalf("boxes findings = %+v, expected one warning", got)
+	}
+	if !strings.Contains(got[0].Fix, "mkdir -p "+filepath.Join(dir, store.BoxesDir, ".deleted")) {
+		t.Errorf("fix %q does not create boxes/.deleted before moving the box", got[0].Fix)
+	}
+}

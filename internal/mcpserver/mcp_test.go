@@ -623,3 +623,32 @@ func TestAuditFailureIsCountedNotSilent(t *testing.T) {
 	}
 	assert.GreaterOrEqual(t, failures, 2.0, "initialize and the tool call each count one failure")
 }
+
+func TestSchemaRejectionAuditedWithCode(t *testing.T) {
+	d := startDaemon(t)
+	capsuleID := seedCapsule(t, d, "schema")
+	writer := seedShare(t, d, capsuleID, store.RoleWriter, shareOptions{})
+	session := connect(t, d, capsuleID, writer.credential, nil)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res, err := session.CallTool(ctx, &mcp.CallToolParams{Name: "write_entry",
+		Arguments: map[string]any{"uri": "notes://a", "content": "x", "colour": "blue"}})
+	require.NoError(t, err)
+	require.True(t, res.IsError, "an unknown argument is rejected by the tool's schema")
+	require.NoError(t, d.Registry.Close())
+
+	lines, err := auditlog.Read(registry.CapsuleLogDir(d.Store, capsuleID), auditlog.Filter{})
+	require.NoError(t, err)
+	found := false
+	for _, line := range lines {
+		var rec map[string]any
+		require.NoError(t, json.Unmarshal(line, &rec))
+		if rec["tool"] == "write_entry" {
+			found = true
+			assert.Equal(t, "error", rec["outcome"])
+			assert.Equal(t, "invalid_request", rec["error_code"])
+		}
+	}
+	assert.True(t, found, "the rejected call has an audit line")
+}

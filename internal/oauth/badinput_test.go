@@ -231,3 +231,40 @@ func TestConfidentialClientMustAuthenticate(t *testing.T) {
 	resp.Body.Close()
 	assert.Equal(t, http.StatusOK, resp.StatusCode, "Basic authentication with the issued secret")
 }
+
+func TestFailedExchangeThenRetrySaysNoTokens(t *testing.T) {
+	e := startDaemon(t)
+	capsuleID := e.capsule("retry")
+	f := e.manualFlow(capsuleID, "capsule:read")
+
+	status, out := e.form("/oauth/token", f.exchangeForm(url.Values{"code_verifier": {strings.Repeat("w", 50)}}))
+	require.Equal(t, http.StatusBadRequest, status)
+	require.Equal(t, "invalid_grant", out["error"])
+
+	status, out = e.form("/oauth/token", f.exchangeForm(nil))
+	assert.Equal(t, http.StatusBadRequest, status)
+	assert.Equal(t, "invalid_grant", out["error"])
+	assert.Contains(t, out["error_description"], "exchange failed")
+	assert.NotContains(t, out["error_description"], "revoked", "no tokens were issued, so none were revoked")
+}
+
+func TestReusedStateWithOtherChallengeIsNewRequest(t *testing.T) {
+	e := startDaemon(t)
+	capsuleID := e.capsule("state")
+	f := e.manualFlow(capsuleID, "capsule:read")
+
+	// The same client and state with another PKCE challenge is another
+	// request: it waits for its own approval instead of getting a code.
+	u, err := url.Parse(f.authorizeURL)
+	require.NoError(t, err)
+	q := u.Query()
+	sum := sha256.Sum256([]byte(strings.Repeat("z", 50)))
+	q.Set("code_challenge", base64.RawURLEncoding.EncodeToString(sum[:]))
+	resp, err := e.client.Get(e.d.URL + "/oauth/authorize?" + q.Encode())
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "waiting page, not a redirect with a code")
+	status, out := e.admin(http.MethodGet, "/v1/grants?status=pending&capsule_id="+capsuleID, nil)
+	require.Equal(t, http.StatusOK, status)
+	assert.Len(t, out["grants"], 1)
+}

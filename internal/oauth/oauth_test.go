@@ -357,3 +357,29 @@ func (f *flow) exchangeForm(override url.Values) url.Values {
 	}
 	return form
 }
+
+func TestRevokedFamilyRevokesGrant(t *testing.T) {
+	e := startDaemon(t)
+	capsuleID := e.capsule("family")
+	f := e.manualFlow(capsuleID, "capsule:read")
+	tokens := f.exchange(t, nil)
+
+	status, out := e.admin(http.MethodGet, "/v1/connections?capsule_id="+capsuleID, nil)
+	require.Equal(t, http.StatusOK, status)
+	conn := out["connections"].([]any)[0].(map[string]any)
+	expires, err := time.Parse(time.RFC3339Nano, conn["expires_at"].(string))
+	require.NoError(t, err, "an OAuth connection carries its refresh token's expiry")
+	assert.WithinDuration(t, e.clock.now().Add(90*24*time.Hour), expires, time.Minute)
+
+	resp, err := e.client.PostForm(e.d.URL+"/oauth/revoke", url.Values{"token": {tokens["refresh_token"].(string)}})
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+
+	status, out = e.admin(http.MethodGet, "/v1/grants?capsule_id="+capsuleID, nil)
+	require.Equal(t, http.StatusOK, status)
+	grant := out["grants"].([]any)[0].(map[string]any)
+	assert.Equal(t, "revoked", grant["status"], "Approvals and Connections agree")
+	assert.Equal(t, "oauth-client", grant["revoked_by"])
+	assert.Equal(t, "token_revoked", mcpCode(t, e, capsuleID, tokens["access_token"].(string)))
+}

@@ -104,3 +104,18 @@ func TestUsageUpdatesGrantOfConnection(t *testing.T) {
 	require.Equal(t, r.Now(), *r.Store.Grants.Get().Grants[0].LastUsedAt)
 	require.Len(t, r.Store.Shares.Get().Shares, 1, "a use of an unknown connection adds no record")
 }
+
+func TestSetShareStatusShowsPendingUse(t *testing.T) {
+	r := newTestRegistry(t)
+	capsule, err := r.CreateCapsule("c", "", false, 0)
+	require.NoError(t, err)
+	share, err := r.CreateShare(capsule.ID, "agent", store.RoleReader)
+	require.NoError(t, err)
+
+	r.TouchConnection(share.ConnectionID)
+	paused, err := r.SetShareStatus(share.ConnectionID, store.StatusPaused)
+	require.NoError(t, err)
+	require.NotNil(t, paused.LastUsedAt, "the use not yet written to shares.json is shown")
+	require.Equal(t, r.Now(), *paused.LastUsedAt)
+	require.Nil(t, r.share(t, share.ConnectionID).LastUsedAt, "nothing was flushed by the status change")
+}
