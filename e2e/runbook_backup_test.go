@@ -8,8 +8,8 @@ import (
 )
 
 // The manual steps of "Backup" and "Restore drill" on the operations page,
-// as written; systemctl is replaced by stopping and starting the test's
-// daemon, and the archive name by the test's file.
+// as written. The test replaces systemctl by stopping and starting its
+// daemon, and the archive name by its own file.
 const (
 	manualBackup = `tar -czf "$ARCHIVE" \
   -C "$(dirname "$CAPSOL_DATA_DIR")" "$(basename "$CAPSOL_DATA_DIR")"`

@@ -23,7 +23,7 @@ const (
 
 const runbookAdminKey = "runbook-admin-key-0123456789abcdef"
 
-// adminPOST sends an admin API request to the daemon and decodes the answer.
+// adminPOST sends an admin API request to the daemon and decodes the response.
 func adminPOST(t *testing.T, port int, path string, body any) map[string]any {
 	t.Helper()
 	data, err := json.Marshal(body)

@@ -1,7 +1,7 @@
 // Drives a capsol capsule with the official MCP TypeScript SDK client, the
 // way a Node-based agent would. The Go test that starts the daemon passes
 // the MCP URL and credentials in the environment and checks the JSON lines
-// this script prints; any failed expectation exits non-zero.
+// this script prints. Any failed expectation exits non-zero.
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 

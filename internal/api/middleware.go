@@ -41,7 +41,7 @@ func (s *Server) observeRequests() gin.HandlerFunc {
 		if status >= 500 {
 			s.Logger.Error("request failed", attrs...)
 		} else {
-			s.Logger.Info("request refused", attrs...)
+			s.Logger.Info("request rejected", attrs...)
 		}
 	}
 }
@@ -54,9 +54,9 @@ func (s *Server) recoverPanics() gin.HandlerFunc {
 }
 
 // limitBody rejects bodies over the limit with 413 before reading them in
-// full: at once when Content-Length says so, otherwise when the reader passes
-// the limit. MCP requests under /mcp/ get MaxMCPBodyBytes, everything else
-// MaxBodyBytes.
+// full: at once when Content-Length is over the limit, otherwise when the
+// reader passes it. MCP requests under /mcp/ get MaxMCPBodyBytes, and
+// everything else MaxBodyBytes.
 func limitBody() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		limit := int64(MaxBodyBytes)

@@ -1,6 +1,6 @@
 // Package api holds the daemon's HTTP routes on Gin: health and readiness,
 // metrics, the /v1 admin API and the agent-facing endpoints. Every handler
-// checks ids against their grammar before the store sees them.
+// checks ids against their grammar before they reach the store.
 package api
 
 import (

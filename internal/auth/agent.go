@@ -37,7 +37,7 @@ type Agent struct {
 // CanWrite reports whether the agent may call write tools.
 func (a Agent) CanWrite() bool { return a.Role == store.RoleWriter }
 
-// Refusal says why a credential was refused. ConnectionID and PrincipalID
+// Refusal is the reason a credential was rejected. ConnectionID and PrincipalID
 // are set when the credential could be tied to a connection.
 type Refusal struct {
 	Code         string
@@ -51,7 +51,7 @@ func (r *Refusal) Error() string { return r.Code + ": " + r.Description }
 
 // Resolver checks agent credentials against the store. It keeps lookup
 // maps built from the current index snapshots and rebuilds them whenever a
-// snapshot changes, so every request sees revocations made before it.
+// snapshot changes, so every request observes the revocations made before it.
 type Resolver struct {
 	Store *store.Store
 

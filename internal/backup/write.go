@@ -118,10 +118,10 @@ func Write(w io.Writer, dataDir string, opts Options) (*Result, error) {
 // 10,000 capsules.
 //
 // Every other file is listed and read after the barrier is released. This
-// is consistent because of how capsol writes them: box files (entries,
+// is consistent because of how capsol writes them. Box files (entries,
 // blobs, blob info, memory.json) and chain-head.json are replaced whole by
-// rename, so each read returns one whole version, and blobs are named by
-// their SHA-256, so any version of a blob file has the same bytes. Box
+// rename, so each read returns one whole version. Blobs are named by their
+// SHA-256, so any version of a blob file has the same bytes. Box
 // files do not depend on each other, and the index refers to boxes, never
 // to single box files. So the boxes of the capsules that existed under the
 // barrier, each file at that version or a later one, form a valid data
@@ -152,7 +152,8 @@ func Snapshot(w io.Writer, st *store.Store, opts Options) (*Result, error) {
 	return res, writeArchive(w, state.dataDir, state.meta, SourceSnapshot, items, res, opts)
 }
 
-// frozenState is what Snapshot records under the write barrier.
+// frozenState is the part of the data directory that Snapshot reads
+// under the write barrier.
 type frozenState struct {
 	dataDir string
 	meta    store.Meta

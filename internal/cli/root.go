@@ -1,6 +1,6 @@
 // Package cli builds the capsol command tree. Commands that talk to a daemon
-// go through pkg/client; commands that work on a data directory use the
-// store packages directly and never while a daemon holds its lock.
+// go through pkg/client. Commands that work on a data directory use the
+// store packages directly, and never while a daemon holds its lock.
 package cli
 
 import (

@@ -52,8 +52,8 @@ type Daemon struct {
 	SignIn    *signin.Service
 	Dashboard *dashboard.Dashboard
 
-	// URL is where this process listens, for local clients; BaseURL is the
-	// external base URL.
+	// URL is the local address this process listens on, for local
+	// clients. BaseURL is the external base URL.
 	URL     string
 	BaseURL string
 	Port    int

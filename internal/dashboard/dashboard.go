@@ -109,7 +109,7 @@ func (d *Dashboard) Register(r *gin.Engine) {
 }
 
 // securityHeaders keeps every page out of frames and caches, forbids
-// scripts, and tells the browser to send no Referer, so that the invite
+// scripts, and asks the browser to send no Referer, so that the invite
 // link in the address bar does not reach the identity provider.
 func securityHeaders(c *gin.Context) {
 	h := c.Writer.Header()

@@ -35,7 +35,7 @@ type Finding struct {
 	Fix      string `json:"fix,omitempty"`
 }
 
-// Options says where to look.
+// Options names the data directory and keys to check.
 type Options struct {
 	DataDir     string
 	Home        string
@@ -203,6 +203,7 @@ func (r *Report) checkBoxes(dir string) {
 	for _, c := range doc.Capsules {
 		known[c.ID] = true
 	}
+
 	var orphans []string
 	for _, e := range entries {
 		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
@@ -277,11 +278,13 @@ func (r *Report) checkSecretKey(opts Options) {
 		r.add("secret_key", Problem, opts.SecretKeyFile, err.Error(), "Point CAPSOL_SECRET_KEY_FILE at the daemon's secret key file.")
 		return
 	}
+
 	cipher, err := registry.NewSettingsCipher(key.Material)
 	if err != nil {
 		r.add("secret_key", Problem, key.Source, err.Error(), "")
 		return
 	}
+
 	fields := make([]string, 0, len(encrypted))
 	for field := range encrypted {
 		fields = append(fields, field)

@@ -1,6 +1,6 @@
 // Package fsutil writes files durably: every write goes to a temporary file
 // in the same directory, is fsynced, renamed over the target, and the
-// directory is fsynced, so a reader or a crash sees the old or the new
+// directory is fsynced, so a reader or a crash finds the old or the new
 // content and never a torn file.
 package fsutil
 

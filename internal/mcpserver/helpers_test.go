@@ -105,7 +105,7 @@ func seedShare(t *testing.T, d *daemon.Daemon, capsuleID, role string, opts shar
 }
 
 // setShareStatus changes a share's status the way the admin API does and
-// tells the registry, which closes the connection's open requests.
+// notifies the registry, which closes the connection's open requests.
 func setShareStatus(t *testing.T, d *daemon.Daemon, connectionID, status string) {
 	t.Helper()
 	require.NoError(t, d.Store.Shares.Update(func(doc *store.SharesDoc) error {

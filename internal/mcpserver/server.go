@@ -1,8 +1,8 @@
 // Package mcpserver serves /mcp/<capsule-id> over the MCP Streamable HTTP
 // transport of the official Go SDK. Every HTTP request is authenticated
-// before the SDK sees it, so a revoked or paused connection is refused on
-// its very next request, open session or not, and its open streams are
-// closed as soon as the registry reports the change.
+// before it reaches the SDK, so a revoked or paused connection is rejected
+// on its very next request, even within an open session. Its open streams
+// are closed as soon as the registry reports the change.
 package mcpserver
 
 import (

@@ -150,6 +150,7 @@ func checkClientMetadata(req *registrationRequest) error {
 			return fmt.Errorf("%w: %v", errRedirect, err)
 		}
 	}
+
 	req.ClientName = strings.TrimSpace(req.ClientName)
 	if req.ClientName == "" {
 		req.ClientName = "unnamed client"
@@ -157,6 +158,7 @@ func checkClientMetadata(req *registrationRequest) error {
 	if len(req.ClientName) > maxClientNameBytes {
 		return fmt.Errorf("client_name is %d bytes, at most %d are allowed", len(req.ClientName), maxClientNameBytes)
 	}
+
 	switch req.TokenEndpointAuthMethod {
 	case "":
 		req.TokenEndpointAuthMethod = authNone
@@ -164,6 +166,7 @@ func checkClientMetadata(req *registrationRequest) error {
 	default:
 		return fmt.Errorf("token_endpoint_auth_method %q is not supported; use none, client_secret_basic or client_secret_post", req.TokenEndpointAuthMethod)
 	}
+
 	if len(req.GrantTypes) == 0 {
 		req.GrantTypes = []string{"authorization_code", "refresh_token"}
 	}
@@ -172,6 +175,7 @@ func checkClientMetadata(req *registrationRequest) error {
 			return fmt.Errorf("grant_types contains %q; capsol supports authorization_code and refresh_token", g)
 		}
 	}
+
 	if len(req.ResponseTypes) == 0 {
 		req.ResponseTypes = []string{"code"}
 	}
@@ -289,6 +293,7 @@ func (s *Server) fetchMetadataDocument(ctx context.Context, docURL string) (*reg
 		}
 		return nil
 	}}
+
 	httpClient := &http.Client{
 		Timeout: 5 * time.Second,
 		Transport: &http.Transport{
@@ -298,6 +303,7 @@ func (s *Server) fetchMetadataDocument(ctx context.Context, docURL string) (*reg
 		},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
+
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, docURL, nil)
 	if err != nil {
 		return nil, fmt.Errorf("client_id %s is not a usable URL: %v", quote(docURL), err)
@@ -311,6 +317,7 @@ func (s *Server) fetchMetadataDocument(ctx context.Context, docURL string) (*reg
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("client metadata document %s responded with HTTP %d (redirects are not followed)", docURL, resp.StatusCode)
 	}
+
 	data, err := io.ReadAll(io.LimitReader(resp.Body, cimdMaxLen+1))
 	if err != nil {
 		return nil, fmt.Errorf("cannot read client metadata document %s: %v", docURL, err)
@@ -318,6 +325,7 @@ func (s *Server) fetchMetadataDocument(ctx context.Context, docURL string) (*reg
 	if len(data) > cimdMaxLen {
 		return nil, fmt.Errorf("client metadata document %s is over %d bytes", docURL, cimdMaxLen)
 	}
+
 	var doc registrationRequest
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {

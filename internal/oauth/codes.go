@@ -45,7 +45,7 @@ func (s *codeStore) issue(c authCode, now time.Time) string {
 }
 
 // take returns the code's record and whether this is its first use. The
-// record is kept after use, so a replay can be detected and answered by
+// record is kept after use, so a replay can be detected and met by
 // revoking what the first use issued.
 func (s *codeStore) take(code string) (*authCode, bool) {
 	s.mu.Lock()

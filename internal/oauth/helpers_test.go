@@ -68,7 +68,7 @@ func (e *env) capsule(name string) string {
 
 func (e *env) mcpURL(capsuleID string) string { return e.d.BaseURL + "/mcp/" + capsuleID }
 
-// admin sends an admin API request and decodes the JSON answer.
+// admin sends an admin API request and decodes the JSON response.
 func (e *env) admin(method, path string, body any) (int, map[string]any) {
 	e.t.Helper()
 	var reader io.Reader
@@ -103,7 +103,7 @@ func (e *env) approvePending(capsuleID string) string {
 	return id
 }
 
-// fetcher plays the user's browser: it opens the authorization URL, sees
+// fetcher plays the user's browser: it opens the authorization URL, gets
 // the waiting page, has the grant approved through /v1, and opens the URL
 // again to receive the redirect with the code.
 func (e *env) fetcher(capsuleID string) auth.AuthorizationCodeFetcher {
@@ -174,7 +174,7 @@ func (e *env) mcpStatus(capsuleID, token string) (int, string) {
 	return resp.StatusCode, code
 }
 
-// form posts a form and decodes the JSON answer.
+// form posts a form and decodes the JSON response.
 func (e *env) form(path string, values url.Values) (int, map[string]any) {
 	e.t.Helper()
 	resp, err := e.client.PostForm(e.d.URL+path, values)

@@ -32,7 +32,7 @@ func checkRedirectURI(raw string) error {
 	case "javascript", "data", "file", "about", "blob", "vbscript":
 		return fmt.Errorf("redirect_uri %s uses the scheme %s, which cannot receive a redirect safely", quote(raw), u.Scheme)
 	}
-	// A private-use scheme: RFC 8252 7.1 asks for a reverse domain name
+	// A private-use scheme: RFC 8252 7.1 recommends a reverse domain name
 	// scheme, but editors use short ones such as cursor:// and vscode://.
 	return nil
 }

@@ -40,7 +40,7 @@ func Classify(err error) *ExitError {
 			return &ExitError{Code: ExitAuth, Err: fmt.Errorf("%w; pass the daemon's admin key with --key, CAPSOL_ADMIN_KEY or $CAPSOL_HOME/admin.key", err)}
 		case http.StatusForbidden:
 			// The admin key was accepted; the registry's policy or the
-			// caller's role refused the action, and the message says which.
+			// caller's role refused the action, and the message names which.
 			return &ExitError{Code: ExitAuth, Err: err}
 		case http.StatusNotFound:
 			return &ExitError{Code: ExitNotFound, Err: err}
